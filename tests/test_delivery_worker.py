@@ -205,11 +205,15 @@ async def test_alerts_to_one_chat_go_in_order_and_never_two_at_once() -> None:
     assert store.ids_with(RowStatus.SENT) == ids
 
 
-async def test_private_chat_budget_spaces_a_chats_alerts_a_second_apart() -> None:
+async def test_private_chat_gets_a_burst_of_three_then_one_alert_a_second() -> None:
     clock, store = FakeClock(), MemoryOutbox()
-    enqueue(store, [1] * 5)
+    ids = enqueue(store, [1] * 5)
     notifier = ScriptedNotifier(clock)
-    await make_worker(store, notifier, clock, limits=no_global_limit()).run_once()
+    worker = make_worker(store, notifier, clock, limits=no_global_limit())
+    for _ in range(20):
+        await worker.run_once()
+        clock.advance(0.25)
+    assert notifier.sent_to(1) == ids
     offsets = [(call.at - T0).total_seconds() for call in notifier.calls]
     assert offsets[:3] == [0.0, 0.0, 0.0]
     assert offsets[3] >= 1.0
@@ -404,3 +408,15 @@ async def test_wake_cuts_the_idle_sleep_short() -> None:
     worker.wake()
     await asyncio.wait_for(loop_task, timeout=5)
     assert store.status(alert_id) is RowStatus.SENT
+
+
+async def test_round_ends_rather_than_wait_on_a_chat_that_is_not_ready() -> None:
+    clock, store = FakeClock(), MemoryOutbox()
+    ids = enqueue(store, [1, 1, 1, 1, 1, 2])
+    notifier = ScriptedNotifier(clock)
+    await make_worker(store, notifier, clock, limits=no_global_limit()).run_once()
+    assert clock() == T0  # the round did not sleep on chat 1's budget
+    assert store.ids_with(RowStatus.SENT) == [*ids[:3], ids[5]]
+    assert store.ids_with(RowStatus.PENDING) == ids[3:5]
+    assert store.rows[ids[3]].due_at == T0 + timedelta(seconds=1)
+    assert store.rows[ids[3]].attempts == 0

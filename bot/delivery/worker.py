@@ -68,6 +68,7 @@ class DeliveryWorker:
         max_attempts: int = 8,
         clock: Callable[[], datetime] = utc_now,
         horizon: timedelta = timedelta(seconds=3),
+        linger: timedelta = timedelta(milliseconds=250),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.store = store
@@ -82,6 +83,9 @@ class DeliveryWorker:
         # Alerts whose chat cannot take them within this horizon go back to the outbox
         # rather than hold a slot of this round.
         self.horizon = horizon
+        # When only waiting chats are left in a round, waiting longer than this ends the round:
+        # they go back to the outbox and the next claim brings work that can go now.
+        self.linger = linger
         self._sleep = sleep
         # A send that outlives half the lease is abandoned (recorded RETRY) so the round ends
         # before another worker may claim the same alerts.
@@ -139,6 +143,8 @@ class DeliveryWorker:
             while True:
                 now = self.clock()
                 next_ready = self._start_ready(lanes, in_flight, now, deadline)
+                if not in_flight and next_ready is not None and next_ready - now > self.linger:
+                    self._release_waiting(lanes, now)
                 if not in_flight and not any(lane.alerts for lane in lanes.values()):
                     return
                 await self._wait(in_flight, next_ready, now)
@@ -296,6 +302,14 @@ class DeliveryWorker:
             while lane.alerts:
                 _, alert = lane.alerts.popleft()
                 self._record(alert, outcome, now, None)
+
+    def _release_waiting(self, lanes: dict[int, _Lane], now: datetime) -> None:
+        """Give back every lane still holding alerts, each due when its chat is ready."""
+        for lane in lanes.values():
+            if lane.alerts and not lane.busy:
+                alert = lane.alerts[0][1]
+                ready = self.limits.ready_at(alert.chat_id, alert.chat_kind, now)
+                self._release_lane(lane, not_before=ready)
 
     def _release_lane(self, lane: _Lane, *, not_before: datetime) -> None:
         """Give every remaining alert of a lane back to the outbox, due at ``not_before``."""
