@@ -1,0 +1,238 @@
+"""Text analysis shared by queries and stories: tokens, normal forms and stems.
+
+A story is analysed once into "keys" per field. A key is one of:
+- ``=word``: the normalized surface word (casefolded, Latin accents removed), for ``=exact`` terms;
+- ``stem``: the snowball stem of the word (English, plus the story's language when it differs);
+- ``US``: a short all-capitals word kept in capitals, so ``US`` (the country) is told apart from
+  ``us`` (the pronoun);
+- ``source:word`` and ``lang:xx`` for the ``source:`` and ``lang:`` scopes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import snowballstemmer
+
+from bot.models import Story
+
+# Scripts written without spaces between words: indexed as overlapping character bigrams.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+# \w misses combining marks, which Indic, Arabic and Thai words carry inside them.
+_MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0900-\u0dff\u0e00-\u0e7f"
+_WORD = re.compile(f"(?:[^\\W_]|[{_MARKS}])+")
+_ABBREV = re.compile(r"\b(?:[A-Za-z]\.){2,}(?![A-Za-z])")
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019\u02bc]s\b")
+_INNER_APOSTROPHE = re.compile(r"(?<=\w)['\u2019\u02bc](?=\w)")
+_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+
+# ISO 639-1 codes of the languages snowball can stem.
+STEMMER_LANGUAGES: dict[str, str] = {
+    "ar": "arabic",
+    "ca": "catalan",
+    "cs": "czech",
+    "da": "danish",
+    "de": "german",
+    "el": "greek",
+    "en": "english",
+    "es": "spanish",
+    "eu": "basque",
+    "fa": "persian",
+    "fi": "finnish",
+    "fr": "french",
+    "ga": "irish",
+    "hi": "hindi",
+    "hu": "hungarian",
+    "hy": "armenian",
+    "id": "indonesian",
+    "it": "italian",
+    "lt": "lithuanian",
+    "ne": "nepali",
+    "nl": "dutch",
+    "no": "norwegian",
+    "nb": "norwegian",
+    "pl": "polish",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sr": "serbian",
+    "sv": "swedish",
+    "ta": "tamil",
+    "tr": "turkish",
+    "yi": "yiddish",
+}
+_STEMMERS: dict[str, object] = {}
+# Capitalised words up to this length keep a case-marked key (US, UK, UAE, NATO).
+_MAX_ACRONYM = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of a text: as written (for display) and normalized (for matching)."""
+
+    surface: str
+    norm: str
+
+
+def _fold_latin(word: str) -> str:
+    """Drop combining accents from Latin letters only; other scripts keep their marks."""
+    decomposed = unicodedata.normalize("NFD", word)
+    kept: list[str] = []
+    for ch in decomposed:
+        if unicodedata.combining(ch) and kept and kept[-1] < "\u0250":
+            continue
+        kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+@lru_cache(maxsize=200_000)
+def normalize_word(word: str) -> str:
+    """Normalize one word: NFKC, casefold, Latin accents and Arabic vowel marks removed."""
+    folded = unicodedata.normalize("NFKC", word).casefold()
+    if folded.isascii():
+        return folded
+    return _ARABIC_MARKS.sub("", _fold_latin(folded))
+
+
+def is_acronym(surface: str) -> bool:
+    """True for short all-capitals words such as US, UK or NATO."""
+    return 2 <= len(surface) <= _MAX_ACRONYM and surface.isupper() and surface.isalpha()
+
+
+def _prepare(text: str) -> str:
+    """Join dotted abbreviations (U.S. -> US) and drop possessives before splitting."""
+    text = _ABBREV.sub(lambda m: m.group(0).replace(".", "").upper(), text)
+    text = _POSSESSIVE.sub("", text)
+    return _INNER_APOSTROPHE.sub("", text)
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split text into word tokens; runs of CJK characters become overlapping bigrams."""
+    tokens: list[Token] = []
+    for match in _WORD.finditer(_prepare(text)):
+        word = match.group(0)
+        if _CJK_RUN.search(word) is None:
+            tokens.append(Token(word, normalize_word(word)))
+            continue
+        _split_cjk(word, tokens)
+    return tokens
+
+
+def _split_cjk(word: str, out: list[Token]) -> None:
+    """Append the pieces of a word that holds CJK runs: bigrams for those runs, words between."""
+    pos = 0
+    for run in _CJK_RUN.finditer(word):
+        if run.start() > pos:
+            piece = word[pos : run.start()]
+            out.append(Token(piece, normalize_word(piece)))
+        chars = run.group(0)
+        if len(chars) == 1:
+            out.append(Token(chars, chars))
+        for i in range(len(chars) - 1):
+            out.append(Token(chars[i : i + 2], chars[i : i + 2]))
+        pos = run.end()
+    if pos < len(word):
+        piece = word[pos:]
+        out.append(Token(piece, normalize_word(piece)))
+
+
+def _stemmer(language: str) -> object | None:
+    """The snowball stemmer for an ISO code, created once."""
+    name = STEMMER_LANGUAGES.get(language)
+    if name is None:
+        return None
+    if name not in _STEMMERS:
+        _STEMMERS[name] = snowballstemmer.stemmer(name)
+    return _STEMMERS[name]
+
+
+@lru_cache(maxsize=400_000)
+def stem(norm: str, language: str = "en") -> str:
+    """The snowball stem of a normalized word in ``language`` (ISO code); the word if none."""
+    stemmer = _stemmer(language)
+    if stemmer is None or norm.isdigit():
+        return norm
+    result: str = stemmer.stemWord(norm)  # type: ignore[attr-defined]
+    return result
+
+
+def base_language(language: str | None) -> str:
+    """The ISO 639-1 part of a language tag ('en-US' -> 'en'); '' when unknown."""
+    if not language:
+        return ""
+    return language.strip().lower().replace("_", "-").split("-")[0]
+
+
+@lru_cache(maxsize=400_000)
+def token_keys(surface: str, norm: str, language: str) -> tuple[str, ...]:
+    """Every key a story word is indexed under (see the module docstring)."""
+    keys = ["=" + norm, stem(norm, "en")]
+    if language and language != "en":
+        lang_stem = stem(norm, language)
+        if lang_stem not in keys:
+            keys.append(lang_stem)
+    if is_acronym(surface):
+        keys.append(surface)
+    return tuple(dict.fromkeys(keys))
+
+
+class FieldText:
+    """One analysed field: its words and, per key, the positions where it occurs."""
+
+    __slots__ = ("positions", "words")
+
+    def __init__(self, tokens: list[Token], keys_of: list[tuple[str, ...]]) -> None:
+        self.words = [t.surface for t in tokens]
+        self.positions: dict[str, list[int]] = {}
+        for pos, keys in enumerate(keys_of):
+            for key in keys:
+                self.positions.setdefault(key, []).append(pos)
+
+
+def _analyze_field(text: str, language: str) -> FieldText:
+    """Tokenize and key one text field."""
+    tokens = tokenize(text)
+    return FieldText(tokens, [token_keys(t.surface, t.norm, language) for t in tokens])
+
+
+class AnalyzedStory:
+    """A story analysed once for matching: keyed title, summary, source and language."""
+
+    __slots__ = ("fields", "keys")
+
+    def __init__(self, story: Story) -> None:
+        language = base_language(story.language)
+        source_tokens = tokenize(f"{story.source} {story.site or ''}")
+        source = FieldText(source_tokens, [("source:" + t.norm,) for t in source_tokens])
+        lang_keys: tuple[str, ...] = ()
+        if story.language:
+            full = story.language.strip().lower().replace("_", "-")
+            lang_keys = tuple(dict.fromkeys(("lang:" + language, "lang:" + full)))
+        self.fields: dict[str, FieldText] = {
+            "title": _analyze_field(story.title, language),
+            "summary": _analyze_field(story.summary, language),
+            "source": source,
+            "lang": FieldText([Token(story.language or "", "")], [lang_keys]),
+        }
+        # Every key of every field: one set lookup decides most candidate checks.
+        self.keys: frozenset[str] = frozenset().union(
+            *(f.positions.keys() for f in self.fields.values())
+        )
+
+
+def analyze(story: Story) -> AnalyzedStory:
+    """Analyse a story once for matching."""
+    return AnalyzedStory(story)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """English function words and newswire boilerplate (data/stopwords_en.txt), normalized."""
+    text = resources.files("bot.topics").joinpath("data/stopwords_en.txt").read_text("utf-8")
+    lines = (line for line in text.splitlines() if not line.startswith("#"))
+    return frozenset(normalize_word(w) for line in lines for w in line.split())

@@ -1,0 +1,225 @@
+"""Queries compiled for matching: terms become key sets, trees become small slotted nodes.
+
+A compiled term is shared by every query that uses the same term (the index interns them),
+which keeps a million subscriptions compact.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+from bot.models import TermHit
+from bot.topics.aliases import CASE_SENSITIVE_MAX, default_table, query_words
+from bot.topics.analyze import AnalyzedStory, FieldText, stem, stopwords
+from bot.topics.query import EXACT, WIDE, And, Node, Not, Term, terms_of
+
+# Where an unscoped term may match, in the order hits are reported.
+_TEXT_FIELDS = ("title", "summary")
+# Stems of words too common to be a good anchor for the index.
+_COMMON = frozenset(stem(w) for w in stopwords())
+
+
+def word_keys(word: str, mode: str, languages: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The story keys one query word matches (see bot.topics.analyze for the key kinds)."""
+    if word.isupper():  # a capitalised short word kept as typed: US, UAE, NATO
+        lower = word.lower()
+        if len(word) <= CASE_SENSITIVE_MAX:
+            return (word,)
+        return (word, "=" + lower) if mode == EXACT else (word, stem(lower))
+    if mode == EXACT:
+        return ("=" + word,)
+    keys = [stem(word)]
+    keys.extend(stem(word, lang) for lang in languages)
+    return tuple(dict.fromkeys(keys))
+
+
+def key_cost(key: str) -> float:
+    """How costly a key is as an index anchor: common and short words are matched often."""
+    if key.startswith("lang:"):
+        return 1000.0
+    if key in _COMMON or key.lower() in _COMMON:
+        return 50.0
+    return 1.0 + 6.0 / max(len(key), 1)
+
+
+class CTerm:
+    """A compiled term: the key sequences it matches and the fields it looks in."""
+
+    __slots__ = ("fields", "label", "seqs", "singles")
+
+    def __init__(self, term: Term, languages: tuple[str, ...] = ()) -> None:
+        shown = default_table().display_name(term.words) if term.field is None else None
+        self.label = shown or term.display or " ".join(term.words)
+        self.fields: tuple[str, ...] = _TEXT_FIELDS if term.field is None else (term.field,)
+        sequences = _sequences(term, languages)
+        self.singles = frozenset(k for seq in sequences if len(seq) == 1 for k in seq[0])
+        self.seqs = tuple(seq for seq in sequences if len(seq) > 1)
+
+    def match(self, story: AnalyzedStory) -> bool:
+        """True when the term occurs in one of its fields."""
+        if self.singles:
+            if len(self.fields) == 2:
+                if not self.singles.isdisjoint(story.keys):
+                    return True
+            elif any(not self.singles.isdisjoint(story.fields[f].positions) for f in self.fields):
+                return True
+        return bool(self.seqs) and self.find(story) is not None
+
+    def find(self, story: AnalyzedStory) -> TermHit | None:
+        """Where the term first occurs, as a hit (field and the story's own words)."""
+        for name in self.fields:
+            text = story.fields[name]
+            for key in self.singles:
+                found = text.positions.get(key)
+                if found:
+                    return TermHit(self.label, text.words[found[0]], name)
+            for seq in self.seqs:
+                start = _find_sequence(text, seq)
+                if start is not None:
+                    matched = " ".join(text.words[start : start + len(seq)])
+                    return TermHit(self.label, matched, name)
+        return None
+
+    def hits(self, story: AnalyzedStory) -> list[TermHit]:
+        """The hit of this term, if any."""
+        hit = self.find(story)
+        return [] if hit is None else [hit]
+
+    def anchor(self) -> tuple[float, frozenset[str]] | None:
+        """Keys one of which every matching story contains, and their cost."""
+        keys = set(self.singles)
+        for seq in self.seqs:
+            keys.update(min((set(ks) for ks in seq), key=lambda s: sum(map(key_cost, s))))
+        return sum(map(key_cost, keys)), frozenset(keys)
+
+
+def _sequences(term: Term, languages: tuple[str, ...]) -> list[tuple[tuple[str, ...], ...]]:
+    """Each way the term can be written (itself and its aliases), as keys per word."""
+    if term.field == "lang":
+        return [(("lang:" + term.words[0],),)]
+    if term.field == "source":
+        return [tuple(("source:" + w.lower(),) for w in term.words)]
+    spellings = [term.words]
+    if term.mode != EXACT:
+        forms = default_table().forms(term.words, wide=term.mode == WIDE)
+        spellings.extend(query_words(f) for f in forms)
+    out = []
+    for words in dict.fromkeys(spellings):
+        if words:
+            out.append(tuple(word_keys(w, term.mode, languages) for w in words))
+    return out
+
+
+def _find_sequence(text: FieldText, seq: tuple[tuple[str, ...], ...]) -> int | None:
+    """The first position where consecutive words carry the keys of ``seq``, if any."""
+    starts = sorted({p for k in seq[0] for p in text.positions.get(k, ())})
+    for start in starts:
+        if all(
+            any(start + i in text.positions.get(k, ()) for k in keys)
+            for i, keys in enumerate(seq[1:], 1)
+        ):
+            return start
+    return None
+
+
+class CAnd:
+    """All children match."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[CNode, ...]) -> None:
+        self.children = children
+
+    def match(self, story: AnalyzedStory) -> bool:
+        """True when every child matches."""
+        return all(c.match(story) for c in self.children)
+
+    def hits(self, story: AnalyzedStory) -> list[TermHit]:
+        """The hits of the children (exclusions add none)."""
+        return [h for c in self.children for h in c.hits(story)]
+
+    def anchor(self) -> tuple[float, frozenset[str]] | None:
+        """The cheapest anchor among the children that must be present."""
+        options = [a for c in self.children if (a := c.anchor()) is not None]
+        return min(options, key=lambda a: a[0]) if options else None
+
+
+class COr:
+    """At least one child matches."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[CNode, ...]) -> None:
+        self.children = children
+
+    def match(self, story: AnalyzedStory) -> bool:
+        """True when any child matches."""
+        return any(c.match(story) for c in self.children)
+
+    def hits(self, story: AnalyzedStory) -> list[TermHit]:
+        """The hits of the children that match."""
+        return [h for c in self.children if c.match(story) for h in c.hits(story)]
+
+    def anchor(self) -> tuple[float, frozenset[str]] | None:
+        """Every branch needs its own anchor: the union of them."""
+        options = [c.anchor() for c in self.children]
+        if any(a is None for a in options):
+            return None
+        keys = frozenset().union(*(a[1] for a in options if a is not None))
+        return sum(a[0] for a in options if a is not None), keys
+
+
+class CNot:
+    """The child does not match."""
+
+    __slots__ = ("child",)
+
+    def __init__(self, child: CNode) -> None:
+        self.child = child
+
+    def match(self, story: AnalyzedStory) -> bool:
+        """True when the child does not match."""
+        return not self.child.match(story)
+
+    def hits(self, story: AnalyzedStory) -> list[TermHit]:
+        """An exclusion explains nothing."""
+        return []
+
+    def anchor(self) -> tuple[float, frozenset[str]] | None:
+        """An absence cannot anchor a query."""
+        return None
+
+
+CNode = Union[CTerm, CAnd, COr, CNot]  # noqa: UP007 - runtime alias
+
+
+class Compiler:
+    """Compiles query trees, sharing one compiled term per distinct term."""
+
+    def __init__(self) -> None:
+        self._terms: dict[tuple[Term, tuple[str, ...]], CTerm] = {}
+
+    def compile(self, node: Node) -> CNode:
+        """The compiled form of a query tree (its lang: scopes add stemming languages)."""
+        return self._compile(node, _languages(node))
+
+    def _compile(self, node: Node, languages: tuple[str, ...]) -> CNode:
+        if isinstance(node, Term):
+            key = (node, languages)
+            found = self._terms.get(key)
+            if found is None:
+                found = self._terms[key] = CTerm(node, languages)
+            return found
+        if isinstance(node, Not):
+            return CNot(self._compile(node.child, languages))
+        kids = tuple(self._compile(c, languages) for c in node.children)
+        return CAnd(kids) if isinstance(node, And) else COr(kids)
+
+    def __len__(self) -> int:
+        return len(self._terms)
+
+
+def _languages(node: Node) -> tuple[str, ...]:
+    """Languages named by lang: scopes, whose stemmers then apply to the query's words too."""
+    langs = [t.words[0].split("-")[0] for t in terms_of(node) if t.field == "lang"]
+    return tuple(dict.fromkeys(lang for lang in langs if lang != "en"))

@@ -1,0 +1,94 @@
+"""The topic index: a percolator that finds the standing queries a story matches.
+
+Each query is filed under an "anchor": a set of keys one of which every matching story must
+contain (for AND the cheapest required term, for OR one anchor per branch). A story is
+analysed once; its keys pull candidate queries from the postings, and only those are verified.
+"""
+
+from __future__ import annotations
+
+import logging
+from array import array
+
+from bot.models import Story, TopicMatch
+from bot.topics.analyze import AnalyzedStory, analyze
+from bot.topics.compiled import CNode, Compiler
+from bot.topics.query import Query
+
+logger = logging.getLogger(__name__)
+
+
+class TopicIndex:
+    """Standing topic queries, indexed for matching stories against all of them at once."""
+
+    def __init__(self) -> None:
+        self._compiler = Compiler()
+        self._roots: dict[int, CNode] = {}
+        self._anchors: dict[int, frozenset[str]] = {}
+        # Postings hold topic ids in compact arrays; the key strings are shared via interning.
+        self._postings: dict[str, array[int]] = {}
+
+    def add(self, topic_id: int, query: Query) -> None:
+        """File a topic's query (replacing the one it had)."""
+        if topic_id in self._roots:
+            self.remove(topic_id)
+        root = self._compiler.compile(query.root)
+        anchor = root.anchor()
+        if anchor is None:  # the parser refuses such queries; keep the index safe anyway
+            raise ValueError("query has no required term to index")
+        self._roots[topic_id] = root
+        self._anchors[topic_id] = anchor[1]
+        for key in anchor[1]:
+            posting = self._postings.get(key)
+            if posting is None:
+                posting = self._postings[key] = array("q")
+            posting.append(topic_id)
+
+    def remove(self, topic_id: int) -> None:
+        """Forget a topic; unknown ids are ignored."""
+        if self._roots.pop(topic_id, None) is None:
+            return
+        for key in self._anchors.pop(topic_id):
+            posting = self._postings[key]
+            posting.remove(topic_id)
+            if not posting:
+                del self._postings[key]
+
+    def __len__(self) -> int:
+        return len(self._roots)
+
+    def __contains__(self, topic_id: object) -> bool:
+        return topic_id in self._roots
+
+    def candidates(self, story: AnalyzedStory) -> set[int]:
+        """Topics filed under any key of the story: a superset of the matches."""
+        found: set[int] = set()
+        postings = self._postings
+        for key in story.keys:
+            posting = postings.get(key)
+            if posting is not None:
+                found.update(posting)
+        return found
+
+    def match_analyzed(self, story: AnalyzedStory) -> list[TopicMatch]:
+        """Matches for an already analysed story, ordered by topic id."""
+        roots = self._roots
+        out = []
+        for topic_id in sorted(self.candidates(story)):
+            root = roots[topic_id]
+            if root.match(story):
+                out.append(TopicMatch(topic_id, tuple(root.hits(story))))
+        return out
+
+    def match(self, story: Story) -> list[TopicMatch]:
+        """The topics a story matches, each with the terms that hit and where."""
+        return self.match_analyzed(analyze(story))
+
+
+def match_story(index: TopicIndex, story: Story) -> list[TopicMatch]:
+    """Match one story against every standing topic; never raises for odd text."""
+    try:
+        return index.match(story)
+    except Exception:  # one hostile story must not stop the tick
+        logger.exception("topic match failed story_key=%s", story.key)
+        return []
