@@ -157,6 +157,10 @@ class Repository:
         self.session.flush()
         return self.feed_states()
 
+    def make_feeds_due(self) -> None:
+        """Clear every feed's next check so the next tick polls them all."""
+        self.session.execute(update(FeedRow).values(next_check_at=None))
+
     def feed_states(self, *, enabled_only: bool = True) -> list[FeedState]:
         """All (enabled) feeds with their fetch state."""
         query = select(FeedRow).order_by(FeedRow.id)
@@ -435,9 +439,9 @@ class Repository:
             insert(OutboxRow)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["chat_id", "cluster_id"])
+            .returning(OutboxRow.id)
         )
-        result = self.session.execute(statement)
-        return bool(getattr(result, "rowcount", 0))
+        return self.session.execute(statement).scalar() is not None
 
     def alert(self, alert_id: int) -> Alert | None:
         """The alert an outbox row stands for, with its story and sources."""

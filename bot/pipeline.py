@@ -1,0 +1,235 @@
+"""One poll tick: due feeds -> fetch -> parse -> normalize -> store new -> cluster -> match -> outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.feeds.fetch import Fetcher
+from bot.feeds.normalize import normalize_feed
+from bot.feeds.parse import parse_feed
+from bot.feeds.schedule import due_feeds, next_check_at
+from bot.models import FeedSpec, FeedState, FetchResult, FetchStatus, Story
+from bot.services import TopicBook
+from bot.storage.database import Database
+from bot.storage.repository import Repository
+from bot.stories.cluster import StoryClusterer
+from bot.topics.index import match_story
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_WINDOW = timedelta(hours=48)
+
+
+def utc_now() -> datetime:
+    """The current time, aware UTC (the one place the pipeline reads the clock)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedAlert:
+    """An alert the tick queued: for whom and about what."""
+
+    chat_id: int
+    topic: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedReport:
+    """What one feed's poll found."""
+
+    feed: str
+    status: str  # "ok", "not modified", or the error
+    new_stories: tuple[str, ...] = ()
+    alerts: tuple[MatchedAlert, ...] = ()
+    first_poll: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick did, feed by feed."""
+
+    feeds: tuple[FeedReport, ...] = field(default=())
+
+    @property
+    def alert_count(self) -> int:
+        """How many alerts the tick queued."""
+        return sum(len(f.alerts) for f in self.feeds)
+
+
+class Pipeline:
+    """Runs poll ticks; one bad feed or story never stops the rest of a tick."""
+
+    def __init__(
+        self,
+        database: Database,
+        fetcher: Fetcher,
+        topics: TopicBook,
+        *,
+        concurrency: int = 8,
+        on_alerts: Callable[[], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.fetcher = fetcher
+        self.topics = topics
+        self.clusterer = StoryClusterer(window=CLUSTER_WINDOW)
+        self._clusterer_loaded = False
+        self.concurrency = concurrency
+        self.on_alerts = on_alerts
+        self._lock = asyncio.Lock()
+
+    def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> list[FeedState]:
+        """Store the operator's feed list (new feeds are due at once)."""
+        with self.database.session() as session:
+            return Repository(session).sync_feeds(specs, now)
+
+    def make_all_due(self) -> None:
+        """Make every enabled feed due now (``newsbot poll --all``)."""
+        with self.database.session() as session:
+            Repository(session).make_feeds_due()
+
+    def _load_clusterer(self, now: datetime) -> None:
+        if self._clusterer_loaded:
+            return
+        with self.database.session() as session:
+            recent = Repository(session).recent_stories(now - CLUSTER_WINDOW, limit=20000)
+        fresh = StoryClusterer(window=CLUSTER_WINDOW)
+        fresh.load((s.id, s.cluster_id, s.story) for s in reversed(recent))
+        self.clusterer = fresh
+        self._clusterer_loaded = True
+
+    async def tick(self, now: datetime | None = None) -> TickReport:
+        """Poll every due feed once; ticks never overlap."""
+        async with self._lock:
+            now = now or utc_now()
+            with self.database.session() as session:
+                repo = Repository(session)
+                feeds = due_feeds(repo.feed_states(), now)
+                self.topics.refresh(repo)
+            if not feeds:
+                return TickReport()
+            self._load_clusterer(now)
+            results = await self._fetch_all(feeds)
+            reports = []
+            for feed, result in zip(feeds, results, strict=True):
+                try:
+                    reports.append(self._ingest(feed, result, now))
+                except Exception as exc:  # one feed's bad data must not stop the tick
+                    logger.exception("feed ingest failed feed_id=%s", feed.id)
+                    # The rolled-back stories may sit in the clusterer: rebuild it from storage.
+                    self._clusterer_loaded = False
+                    self._load_clusterer(now)
+                    reports.append(self._record_failure(feed, result, f"internal error: {exc}", now))
+            report = TickReport(tuple(reports))
+            if report.alert_count and self.on_alerts is not None:
+                self.on_alerts()
+            return report
+
+    async def _fetch_all(self, feeds: Sequence[FeedState]) -> list[FetchResult]:
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def fetch(feed: FeedState) -> FetchResult:
+            async with gate:
+                return await self.fetcher.fetch(
+                    feed.url,
+                    etag=feed.etag,
+                    last_modified=feed.last_modified,
+                    trusted=feed.trusted,
+                )
+
+        return list(await asyncio.gather(*(fetch(feed) for feed in feeds)))
+
+    def _record_failure(
+        self, feed: FeedState, result: FetchResult, error: str, now: datetime
+    ) -> FeedReport:
+        failed = FetchResult(FetchStatus.ERROR, feed.url, error=error, gone=result.gone)
+        with self.database.session() as session:
+            Repository(session).record_fetch(
+                feed.id,
+                failed,
+                error=error,
+                next_check_at=next_check_at(feed, failed, now),
+                new_stories=0,
+                now=now,
+            )
+        logger.warning("feed failed feed_id=%s error=%s", feed.id, error)
+        return FeedReport(feed.name, error)
+
+    def _ingest(self, feed: FeedState, result: FetchResult, now: datetime) -> FeedReport:
+        if result.status is FetchStatus.ERROR:
+            return self._record_failure(feed, result, result.error or "fetch failed", now)
+        stories: list[Story] = []
+        if result.status is FetchStatus.OK and result.body is not None:
+            parsed = parse_feed(
+                result.body, url=result.final_url or feed.url, content_type=result.content_type
+            )
+            if parsed.error is not None:
+                return self._record_failure(feed, result, parsed.error, now)
+            stories = normalize_feed(
+                parsed,
+                feed_url=result.final_url or feed.url,
+                source=feed.name,
+                feed_id=feed.id,
+                language=feed.language,
+                now=now,
+            )
+        first_poll = feed.last_success_at is None
+        new_titles: list[str] = []
+        alerts: list[MatchedAlert] = []
+        with self.database.session() as session:
+            repo = Repository(session)
+            known = repo.known_keys(feed.id, (s.key for s in stories))
+            # Oldest first, so a cluster's first story is the earliest one.
+            for story in sorted(stories, key=lambda s: s.published_at):
+                if story.key in known:
+                    continue
+                known.add(story.key)
+                new_titles.append(story.title)
+                alerts.extend(self._store_story(repo, feed, story, now, alert=not first_poll))
+            repo.record_fetch(
+                feed.id,
+                result,
+                error=None,
+                next_check_at=next_check_at(feed, result, now),
+                new_stories=len(new_titles),
+                now=now,
+            )
+        status = "not modified" if result.status is FetchStatus.NOT_MODIFIED else "ok"
+        logger.info(
+            "feed polled feed_id=%s status=%s new=%s alerts=%s first_poll=%s",
+            feed.id,
+            status,
+            len(new_titles),
+            len(alerts),
+            first_poll,
+        )
+        return FeedReport(feed.name, status, tuple(new_titles), tuple(alerts), first_poll)
+
+    def _store_story(
+        self, repo: Repository, feed: FeedState, story: Story, now: datetime, *, alert: bool
+    ) -> list[MatchedAlert]:
+        story_id = repo.add_story(feed.id, story, now)
+        cluster_id = repo.duplicate_cluster(story, exclude_id=story_id)
+        if cluster_id is None:
+            cluster_id = self.clusterer.assign(story_id, story, now)
+        repo.set_cluster(story_id, cluster_id)
+        if not alert:
+            return []
+        matches = {m.topic_id: m for m in match_story(self.topics.index, story)}
+        queued: list[MatchedAlert] = []
+        for recipient in repo.recipients(list(matches)):
+            if repo.enqueue_alert(
+                chat_id=recipient.chat_id,
+                story_id=story_id,
+                cluster_id=cluster_id,
+                subscription_id=recipient.subscription_id,
+                topic_text=recipient.query_text,
+                hits=matches[recipient.topic_id].hits,
+                now=now,
+            ):
+                queued.append(MatchedAlert(recipient.chat_id, recipient.query_text, story.title))
+        return queued

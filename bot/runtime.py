@@ -1,0 +1,55 @@
+"""The composition root of the core: settings -> database -> services -> pipeline."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.config import Settings, load_feeds
+from bot.delivery.worker import DeliveryWorker
+from bot.feeds.fetch import Fetcher, FetchPolicy
+from bot.pipeline import Pipeline
+from bot.ports import Notifier
+from bot.services import Services, TopicBook
+from bot.storage.database import Database
+from bot.storage.outbox import SqlOutbox
+
+
+@dataclass
+class Runtime:
+    """Everything a running newsbot process holds, minus the messenger."""
+
+    settings: Settings
+    database: Database
+    services: Services
+    pipeline: Pipeline
+    fetcher: Fetcher
+    outbox: SqlOutbox
+
+    @classmethod
+    def start(cls, settings: Settings, *, now: datetime | None = None) -> Runtime:
+        """Open and upgrade the database, load the feed list and the topic index."""
+        feeds = load_feeds(settings.feeds_path)
+        database = Database(settings.database_url)
+        database.upgrade()
+        fetcher = Fetcher(FetchPolicy(allow_private=settings.allow_private_feeds))
+        topics = TopicBook()
+        services = Services(database, topics, admins=settings.admins)
+        services.load()
+        pipeline = Pipeline(database, fetcher, topics)
+        pipeline.sync_feeds(feeds, now or datetime.now(UTC))
+        return cls(settings, database, services, pipeline, fetcher, SqlOutbox(database))
+
+    def delivery_worker(
+        self, notifier: Notifier, *, lease: timedelta = timedelta(minutes=2)
+    ) -> DeliveryWorker:
+        """A worker that drains the outbox through ``notifier``."""
+        worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        return DeliveryWorker(self.outbox, notifier, worker_id=worker_id, lease=lease)
+
+    async def aclose(self) -> None:
+        """Close network clients and database connections."""
+        await self.fetcher.aclose()
+        self.database.dispose()

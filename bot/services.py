@@ -1,0 +1,280 @@
+"""The use cases that the Telegram handlers and the command line call.
+
+Each method opens one transaction, does one thing a person asked for, and returns a plain
+result that the caller renders. Nothing here knows Telegram.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.models import Alert, ChatKind, StoredStory, TopicMatch
+from bot.storage.database import Database
+from bot.storage.repository import FeedHealth, Repository, SubscriptionInfo
+from bot.topics.index import TopicIndex, match_story
+from bot.topics.describe import describe
+from bot.topics.query import Query, QueryError, parse_query
+
+logger = logging.getLogger(__name__)
+
+MAX_TOPICS_PER_CHAT = 50
+MAX_TOPIC_LENGTH = 200
+PREVIEW_DAYS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """The chat a request came from."""
+
+    telegram_id: int
+    kind: ChatKind = ChatKind.PRIVATE
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    """What /subscribe did: ``error`` is set when nothing was stored."""
+
+    query_text: str
+    description: str = ""
+    error: str | None = None
+    already: bool = False
+    topic_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeResult:
+    """What /unsubscribe did: ``removed`` is the topic's text, or ``error`` says why not."""
+
+    removed: str | None = None
+    error: str | None = None
+    remaining: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    """Stored stories of the last days that a query would have matched, newest first."""
+
+    query_text: str
+    description: str = ""
+    error: str | None = None
+    days: int = PREVIEW_DAYS
+    total: int = 0
+    stories: tuple[StoredStory, ...] = ()
+    matches: tuple[TopicMatch, ...] = field(default=())
+
+
+def check_topic_text(text: str) -> tuple[Query | None, str | None]:
+    """Parse a topic as typed; return the query, or a message saying what is wrong and where."""
+    text = " ".join(text.split())
+    if not text:
+        return None, "Tell me what to watch for, e.g. /subscribe Pakistan Afghanistan"
+    if len(text) > MAX_TOPIC_LENGTH:
+        return None, (
+            f"That topic is {len(text)} characters long; the limit is {MAX_TOPIC_LENGTH}. "
+            "Try fewer or shorter words."
+        )
+    try:
+        return parse_query(text), None
+    except QueryError as exc:
+        return None, f"I could not read that topic: {exc}"
+
+
+class TopicBook:
+    """The in-memory topic index, kept equal to the topics table."""
+
+    def __init__(self) -> None:
+        self.index = TopicIndex()
+        self._loaded: set[int] = set()
+
+    def refresh(self, repo: Repository) -> None:
+        """Add topics created and drop topics deleted since the last refresh (other processes)."""
+        stored = dict(repo.topics())
+        for topic_id in self._loaded - stored.keys():
+            self.forget(topic_id)
+        for topic_id, canonical in stored.items():
+            if topic_id in self._loaded:
+                continue
+            try:
+                self.learn(topic_id, parse_query(canonical))
+            except QueryError:
+                logger.warning("stored topic no longer parses topic_id=%s", topic_id)
+
+    def learn(self, topic_id: int, query: Query) -> None:
+        """Index a topic."""
+        if topic_id not in self._loaded:
+            self.index.add(topic_id, query)
+            self._loaded.add(topic_id)
+
+    def forget(self, topic_id: int) -> None:
+        """Drop a topic from the index."""
+        if topic_id in self._loaded:
+            self.index.remove(topic_id)
+            self._loaded.discard(topic_id)
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+
+class Services:
+    """Use cases over one database and one topic index."""
+
+    def __init__(self, database: Database, topics: TopicBook, *, admins: frozenset[int]) -> None:
+        self.database = database
+        self.topics = topics
+        self.admins = admins
+
+    def load(self) -> None:
+        """Fill the topic index from storage (at start)."""
+        with self.database.session() as session:
+            self.topics.refresh(Repository(session))
+
+    def is_admin(self, user_id: int | None) -> bool:
+        """True when the user is one of the operator's admins (NEWSBOT_ADMINS)."""
+        return user_id is not None and user_id in self.admins
+
+    def register_chat(self, chat: ChatRef, now: datetime) -> None:
+        """Remember a chat that talked to the bot."""
+        with self.database.session() as session:
+            Repository(session).upsert_chat(chat.telegram_id, chat.kind, chat.title, now)
+
+    def subscribe(self, chat: ChatRef, text: str, now: datetime) -> SubscribeResult:
+        """Subscribe a chat to a topic, after checking the text and the chat's limit."""
+        text = " ".join(text.split())
+        query, error = check_topic_text(text)
+        if query is None:
+            return SubscribeResult(text, error=error)
+        with self.database.session() as session:
+            repo = Repository(session)
+            info = repo.upsert_chat(chat.telegram_id, chat.kind, chat.title, now)
+            current = repo.subscriptions(info.id)
+            topic_id, created = repo.topic_id_for(query.canonical, now)
+            if any(sub.topic_id == topic_id for sub in current):
+                return SubscribeResult(
+                    text, describe(query), already=True, topic_count=len(current)
+                )
+            if len(current) >= MAX_TOPICS_PER_CHAT:
+                return SubscribeResult(
+                    text,
+                    error=(
+                        f"This chat already follows {MAX_TOPICS_PER_CHAT} topics, the most it can. "
+                        "Remove one with /unsubscribe first."
+                    ),
+                )
+            repo.add_subscription(info.id, topic_id, text, now)
+        self.topics.learn(topic_id, query)
+        logger.info("subscribed chat_id=%s topic_id=%s new_topic=%s", chat.telegram_id, topic_id, created)
+        return SubscribeResult(text, describe(query), topic_count=len(current) + 1)
+
+    def list_topics(self, chat: ChatRef) -> list[SubscriptionInfo]:
+        """A chat's topics, in the order /topics numbers them."""
+        with self.database.session() as session:
+            repo = Repository(session)
+            info = repo.find_chat(chat.telegram_id)
+            return repo.subscriptions(info.id) if info is not None else []
+
+    def unsubscribe(self, chat: ChatRef, ref: str) -> UnsubscribeResult:
+        """Remove one of a chat's topics, named by its number in /topics or by its text."""
+        ref = " ".join(ref.split())
+        if not ref:
+            return UnsubscribeResult(
+                error="Which topic? Send /topics to see them, then /unsubscribe 2 or /unsubscribe TOPIC"
+            )
+        with self.database.session() as session:
+            repo = Repository(session)
+            info = repo.find_chat(chat.telegram_id)
+            subs = repo.subscriptions(info.id) if info is not None else []
+            target = _find_subscription(subs, ref)
+            if target is None:
+                if not subs:
+                    return UnsubscribeResult(error="This chat follows no topics yet.")
+                return UnsubscribeResult(
+                    error=f"No topic matches {ref!r}. Send /topics to see the list and its numbers.",
+                    remaining=len(subs),
+                )
+            orphan = repo.remove_subscription(target.id)
+        if orphan is not None:
+            self.topics.forget(orphan)
+        return UnsubscribeResult(removed=target.query_text, remaining=len(subs) - 1)
+
+    def preview(
+        self, text: str, now: datetime, *, days: int = PREVIEW_DAYS, limit: int = 10
+    ) -> PreviewResult:
+        """Run a topic over the stored stories of the last ``days`` days."""
+        query, error = check_topic_text(text)
+        if query is None:
+            return PreviewResult(text, error=error, days=days)
+        index = TopicIndex()
+        index.add(0, query)
+        with self.database.session() as session:
+            stored = Repository(session).recent_stories(now - timedelta(days=days))
+        hits: list[tuple[StoredStory, TopicMatch]] = []
+        seen_clusters: set[int] = set()
+        for item in stored:
+            if item.cluster_id in seen_clusters:
+                continue
+            found = match_story(index, item.story)
+            if found:
+                seen_clusters.add(item.cluster_id)
+                hits.append((item, found[0]))
+        return PreviewResult(
+            text,
+            describe(query),
+            days=days,
+            total=len(hits),
+            stories=tuple(item for item, _ in hits[:limit]),
+            matches=tuple(match for _, match in hits[:limit]),
+        )
+
+    def alert_for(self, chat_id: int, alert_id: int) -> Alert | None:
+        """An alert sent to this chat (for the buttons under it)."""
+        with self.database.session() as session:
+            return Repository(session).alert_for_chat(chat_id, alert_id)
+
+    def longer_summary(self, alert: Alert) -> str:
+        """The longer summary behind an alert's "More" button (the feed text when none)."""
+        with self.database.session() as session:
+            stored = Repository(session).get_story(alert.story_id)
+        if stored is None:
+            return alert.summary
+        return stored.summary_long or stored.story.summary or alert.summary
+
+    def mute_alert_topic(self, chat_id: int, alert_id: int) -> str | None:
+        """Mute the subscription an alert came from; returns the topic's text."""
+        with self.database.session() as session:
+            repo = Repository(session)
+            alert = repo.alert_for_chat(chat_id, alert_id)
+            info = repo.find_chat(chat_id)
+            if alert is None or info is None:
+                return None
+            for sub in repo.subscriptions(info.id):
+                if sub.query_text == alert.topic:
+                    repo.set_muted(sub.id, True)
+                    return sub.query_text
+        return None
+
+    def feed_health(self) -> list[FeedHealth]:
+        """Every feed with its last success and error, for admins."""
+        with self.database.session() as session:
+            return Repository(session).feed_health()
+
+
+def _find_subscription(subs: Sequence[SubscriptionInfo], ref: str) -> SubscriptionInfo | None:
+    if ref.isdigit():
+        number = int(ref)
+        return subs[number - 1] if 1 <= number <= len(subs) else None
+    wanted = ref.casefold()
+    for sub in subs:
+        if sub.query_text.casefold() == wanted:
+            return sub
+    query, _ = check_topic_text(ref)
+    if query is None:
+        return None
+    for sub in subs:
+        other, _ = check_topic_text(sub.query_text)
+        if other is not None and other.canonical == query.canonical:
+            return sub
+    return None
