@@ -24,8 +24,10 @@ from bot.models import (
     TermHit,
 )
 from bot.storage.schema import ChatRow, FeedRow, OutboxRow, StoryRow, SubscriptionRow, TopicRow
+from bot.stories.summarize import cut_at_sentence
 
 MAX_SOURCES = 10
+ALERT_SUMMARY_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,12 +256,19 @@ class Repository:
             update(StoryRow).where(StoryRow.id == story_id).values(cluster_id=cluster_id)
         )
 
-    def set_article(self, story_id: int, *, text: str | None, summary_long: str | None) -> None:
-        """Cache a story's fetched article text and its longer summary."""
+    def set_article(
+        self,
+        story_id: int,
+        *,
+        text: str | None,
+        summary_short: str | None,
+        summary_long: str | None,
+    ) -> None:
+        """Cache a story's fetched article text and its summaries."""
         self.session.execute(
             update(StoryRow)
             .where(StoryRow.id == story_id)
-            .values(article_text=text, summary_long=summary_long)
+            .values(article_text=text, summary_short=summary_short, summary_long=summary_long)
         )
 
     def get_story(self, story_id: int) -> StoredStory | None:
@@ -483,7 +492,8 @@ class Repository:
                     url=story.url,
                     source=story.source,
                     published_at=story.published_at,
-                    summary=story.summary,
+                    summary=story.summary_short
+                    or cut_at_sentence(story.summary, ALERT_SUMMARY_CHARS),
                     topic=row.topic_text,
                     hits=hits_from_json(row.why),
                     sources=tuple(self.cluster_sources(row.cluster_id)),

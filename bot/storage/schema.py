@@ -103,6 +103,7 @@ class StoryRow(Base):
     fetched_at: Mapped[datetime] = mapped_column(UtcDateTime)
     cluster_id: Mapped[int | None] = mapped_column(Integer)
     article_text: Mapped[str | None] = mapped_column(Text)
+    summary_short: Mapped[str | None] = mapped_column(Text)
     summary_long: Mapped[str | None] = mapped_column(Text)
 
 

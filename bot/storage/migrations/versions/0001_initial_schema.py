@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 18:27:38.808105
+Create Date: 2026-11-26
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("fetched_at", bot.storage.schema.UtcDateTime(timezone=True), nullable=False),
         sa.Column("cluster_id", sa.Integer(), nullable=True),
         sa.Column("article_text", sa.Text(), nullable=True),
+        sa.Column("summary_short", sa.Text(), nullable=True),
         sa.Column("summary_long", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["feed_id"], ["feeds.id"], name=op.f("fk_stories_feed_id_feeds"), ondelete="CASCADE"
