@@ -81,6 +81,7 @@ FaultKind = Literal[
     "parse_error",
     "too_long",
     "delay",
+    "bad_request",
 ]
 ChatType = Literal["private", "group", "supergroup", "channel"]
 Reply = tuple[int, dict[str, Any]]
@@ -91,7 +92,8 @@ class Fault:
     """A scripted failure: the next ``times`` matching calls answer with ``kind``.
 
     ``times=None`` means every matching call, forever. ``delay`` sleeps ``seconds`` and then
-    answers normally, so a client with a shorter timeout sees a timeout.
+    answers normally, so a client with a shorter timeout sees a timeout. ``bad_request``
+    answers 400 with ``description``.
     """
 
     kind: FaultKind
@@ -102,6 +104,7 @@ class Fault:
     status: int = 500
     new_chat_id: int | None = None
     seconds: float = 0.0
+    description: str = "Bad Request: message thread not found"  # for kind "bad_request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,6 +556,8 @@ class BotApiEmulator:
                 400,
                 'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0',
             )
+        if fault.kind == "bad_request":
+            return error(400, fault.description)
         return error(400, "Bad Request: message is too long")
 
     def _chat(self, chat_id: int, chat_type: ChatType = "private") -> Chat:
