@@ -173,32 +173,33 @@ def cut_at_word(text: str, budget: int) -> str:
     return cut.rstrip(" ,;:-–—([{\"'“‘«") + ELLIPSIS
 
 
+_MEMO_LIMIT = 200_000  # per language; feeds bring new words forever
+
+
 @lru_cache(maxsize=64)
-def _stemmer_for(language: str | None) -> Callable[[str], str]:
-    """A cached word stemmer for an ISO 639-1 code (English when unknown or missing)."""
+def _stemmer_for(language: str | None) -> tuple[dict[str, str], Callable[[str], str]]:
+    """A memo and a stemmer for an ISO 639-1 code (English when missing, identity if unknown)."""
     code = (language or "en").split("-")[0].split("_")[0].lower()
     name = _STEMMER_NAMES.get(code)
     if name is None:
-        return lambda word: word
-    stemmer = snowballstemmer.stemmer(name)
-    memo: dict[str, str] = {}
-
-    def stem(word: str) -> str:
-        out = memo.get(word)
-        if out is None:
-            out = stemmer.stemWord(word)
-            if len(memo) < 200_000:  # bounded: feeds bring new words forever
-                memo[word] = out
-        return out
-
-    return stem
+        return {}, str
+    return {}, snowballstemmer.stemmer(name).stemWord
 
 
 def content_stems(text: str, language: str | None = None) -> list[str]:
     """Lower-cased, stemmed words of ``text`` without stopwords and one-letter tokens."""
-    stem = _stemmer_for(language)
-    words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
-    return [stem(w) for w in words if len(w) > 1 and w not in STOPWORDS and not w.isdigit()]
+    memo, stem_word = _stemmer_for(language)
+    out: list[str] = []
+    for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
+        if len(word) < 2 or word in STOPWORDS or word.isdigit():
+            continue
+        stem = memo.get(word)
+        if stem is None:
+            stem = stem_word(word)
+            if len(memo) < _MEMO_LIMIT:
+                memo[word] = stem
+        out.append(stem)
+    return out
 
 
 def is_boilerplate(sentence: str) -> bool:

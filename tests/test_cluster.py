@@ -1,0 +1,132 @@
+"""Story clustering over a time window: near duplicates join, different events stay apart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.models import Story
+from bot.stories.cluster import StoryClusterer
+
+T0 = datetime(2025, 5, 28, 8, 0, tzinfo=UTC)
+
+
+def _story(title: str, summary: str, source: str, at: datetime) -> Story:
+    return Story(
+        key=f"{source}:{title}",
+        url=None,
+        title=title,
+        summary=summary,
+        published_at=at,
+        source=source,
+        language="en",
+    )
+
+
+BRIDGE_A = _story(
+    "Northbank bridge to be rebuilt after cracks found in supports",
+    "The city council approved a plan to rebuild the Northbank bridge, closed since March "
+    "after inspectors found cracks in two supports.",
+    "Harbour Times",
+    T0,
+)
+BRIDGE_B = _story(
+    "Council approves rebuilding of cracked Northbank bridge",
+    "Northbank bridge, closed in March after cracks were found in its supports, will be "
+    "rebuilt, the city council decided.",
+    "City Wire",
+    T0 + timedelta(hours=3),
+)
+# Shares "Northbank", "council", "bridge" with the above, but is another event.
+BRIDGE_RACE = _story(
+    "Runners cross Northbank bridge in council charity race",
+    "Hundreds of runners took part in the annual charity race organised by the council, "
+    "raising money for the children's hospital.",
+    "City Wire",
+    T0 + timedelta(hours=4),
+)
+FERRY = _story(
+    "Ferry service between Northbank and Eastmoor doubles",
+    "Two new electric boats join the river ferry route from Monday, the harbour authority said.",
+    "Harbour Times",
+    T0 + timedelta(hours=5),
+)
+
+
+def test_same_event_from_two_outlets_joins_first_story_cluster() -> None:
+    clusterer = StoryClusterer()
+    assert clusterer.assign(1, BRIDGE_A, T0) == 1
+    assert clusterer.assign(2, BRIDGE_B, T0 + timedelta(hours=3)) == 1
+
+
+def test_different_events_with_shared_words_do_not_merge() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(1, BRIDGE_A, T0)
+    assert clusterer.assign(3, BRIDGE_RACE, T0 + timedelta(hours=4)) == 3
+    assert clusterer.assign(4, FERRY, T0 + timedelta(hours=5)) == 4
+
+
+def test_story_outside_window_starts_new_cluster() -> None:
+    clusterer = StoryClusterer(window=timedelta(hours=48))
+    clusterer.assign(1, BRIDGE_A, T0)
+    late = _story(BRIDGE_B.title, BRIDGE_B.summary, BRIDGE_B.source, T0 + timedelta(hours=50))
+    assert clusterer.assign(2, late, T0 + timedelta(hours=50)) == 2
+    assert len(clusterer) == 1  # the old story was forgotten
+
+
+def test_within_window_after_a_day_still_joins() -> None:
+    clusterer = StoryClusterer(window=timedelta(hours=48))
+    clusterer.assign(1, BRIDGE_A, T0)
+    later = _story(BRIDGE_B.title, BRIDGE_B.summary, BRIDGE_B.source, T0 + timedelta(hours=30))
+    assert clusterer.assign(2, later, T0 + timedelta(hours=30)) == 1
+
+
+def test_same_source_needs_stronger_overlap() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(1, BRIDGE_B, T0)
+    # Same outlet, the same wording with a different second half: below the stricter bar.
+    same_outlet = _story(
+        "Council approves rebuilding of Eastmoor pier",
+        "Eastmoor pier, damaged in the winter storms, will be rebuilt, the city council decided.",
+        "City Wire",
+        T0 + timedelta(hours=1),
+    )
+    assert clusterer.assign(2, same_outlet, T0 + timedelta(hours=1)) == 2
+
+
+def test_forget_before_drops_old_stories() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(1, BRIDGE_A, T0)
+    clusterer.assign(4, FERRY, T0 + timedelta(hours=5))
+    clusterer.forget_before(T0 + timedelta(hours=1))
+    assert len(clusterer) == 1
+    assert clusterer.assign(2, BRIDGE_B, T0 + timedelta(hours=6)) == 2
+
+
+def test_load_after_restart_keeps_cluster_ids() -> None:
+    clusterer = StoryClusterer()
+    clusterer.load([(10, 10, BRIDGE_A), (11, 10, BRIDGE_B)])
+    third = _story(
+        "Northbank bridge rebuild approved by council after cracks",
+        "Cracks in two supports closed the Northbank bridge in March; the council approved "
+        "a plan to rebuild it.",
+        "Evening Post",
+        T0 + timedelta(hours=6),
+    )
+    assert clusterer.assign(12, third, T0 + timedelta(hours=6)) == 10
+    assert clusterer.assign(10, BRIDGE_A, T0 + timedelta(hours=6)) == 10
+
+
+def test_assign_is_idempotent_for_a_known_story() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(1, BRIDGE_A, T0)
+    clusterer.assign(2, BRIDGE_B, T0)
+    assert clusterer.assign(2, BRIDGE_B, T0) == 1
+
+
+def test_empty_and_hostile_text_gets_its_own_cluster() -> None:
+    clusterer = StoryClusterer()
+    empty = _story("", "", "X", T0)
+    weird = _story("\u202e\x00 ### !!!", "<script>", "Y", T0)
+    assert clusterer.assign(1, empty, T0) == 1
+    assert clusterer.assign(2, weird, T0) == 2
+    assert clusterer.assign(3, empty, T0) == 3
