@@ -33,11 +33,11 @@ def build_application(
     token: str,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
-    poll_job: bool = True,
+    schedule_polls: bool = True,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """Build the bot: commands, buttons, the poll job and the outbox sender.
 
-    ``poll_job=False`` leaves polling to the caller (``runtime.pipeline.tick()``), as tests do.
+    ``schedule_polls=False`` leaves polling to the caller (``runtime.pipeline.tick()``), as tests do.
     """
     settings = runtime.settings
     builder = (
@@ -57,7 +57,7 @@ def build_application(
     app.bot_data["runtime"] = runtime
     app.bot_data["services"] = runtime.services
     add_handlers(app)
-    if not poll_job:
+    if not schedule_polls:
         return app
     if app.job_queue is None:
         raise RuntimeError("python-telegram-bot was installed without its job-queue extra")

@@ -39,7 +39,8 @@ def last_keyboard_message(emulator: BotApiEmulator, chat_id: int) -> dict[str, A
     """The newest bot message in the chat that has buttons."""
     for message in reversed(emulator.sent_messages(chat_id)):
         if (message.get("reply_markup") or {}).get("inline_keyboard"):
-            return message
+            found: dict[str, Any] = message
+            return found
     return None
 
 

@@ -39,7 +39,7 @@ class RunningBot:
         self.telegram = telegram
         self.settings = Settings.from_environ(env)
         self.runtime = Runtime.start(self.settings)
-        self.app = build_application(self.runtime, token=TOKEN, poll_job=False)
+        self.app = build_application(self.runtime, token=TOKEN, schedule_polls=False)
 
     async def __aenter__(self) -> RunningBot:
         await start_bot(self.app)
