@@ -37,6 +37,7 @@ class Settings:
     admins: frozenset[int] = frozenset()
     allow_private_feeds: bool = False
     tick_seconds: float = 30.0
+    delivery_lease_seconds: float = 120.0
     log_level: str = "INFO"
     llm_base_url: str | None = None
     llm_model: str | None = None
@@ -77,6 +78,10 @@ class Settings:
             ),
             tick_seconds=_parse_positive_float(
                 "NEWSBOT_TICK_SECONDS", environ.get("NEWSBOT_TICK_SECONDS", "30")
+            ),
+            delivery_lease_seconds=_parse_positive_float(
+                "NEWSBOT_DELIVERY_LEASE_SECONDS",
+                environ.get("NEWSBOT_DELIVERY_LEASE_SECONDS", "120"),
             ),
             log_level=(environ.get("NEWSBOT_LOG_LEVEL", "INFO").strip() or "INFO").upper(),
             llm_base_url=llm_base_url,

@@ -42,11 +42,10 @@ class Runtime:
         pipeline.sync_feeds(feeds, now or datetime.now(UTC))
         return cls(settings, database, services, pipeline, fetcher, SqlOutbox(database))
 
-    def delivery_worker(
-        self, notifier: Notifier, *, lease: timedelta = timedelta(minutes=2)
-    ) -> DeliveryWorker:
+    def delivery_worker(self, notifier: Notifier) -> DeliveryWorker:
         """A worker that drains the outbox through ``notifier``."""
         worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        lease = timedelta(seconds=self.settings.delivery_lease_seconds)
         return DeliveryWorker(self.outbox, notifier, worker_id=worker_id, lease=lease)
 
     async def aclose(self) -> None:
