@@ -1,4 +1,4 @@
-"""The alias table shipped in data/countries.tsv: country names, demonyms, capitals.
+"""The alias tables shipped in data/: countries (demonyms, capitals) and news acronyms.
 
 Level 1 forms (demonyms, adjectives, unambiguous short names) are on by default; level 2
 forms (capitals, other names) only when the subscriber asks for them with ``~``.
@@ -14,6 +14,7 @@ from bot.topics.analyze import is_acronym, tokenize
 
 # Two-letter capitals (US, UK) are matched only in capitals; longer ones also in lower case.
 CASE_SENSITIVE_MAX = 2
+_TABLES = ("countries.tsv", "acronyms.tsv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,11 @@ class AliasTable:
         seen: dict[tuple[str, ...], set[int]] = {}
         for index, group in enumerate(groups):
             for form in (group.name, *group.level1):
-                seen.setdefault(query_words(form), set()).add(index)
+                words = query_words(form)
+                seen.setdefault(words, set()).add(index)
+                if any(w.isupper() and len(w) > CASE_SENSITIVE_MAX for w in words):
+                    # "ipo" typed in lower case still means IPO; "us" does not mean US.
+                    seen.setdefault(tuple(w.lower() for w in words), set()).add(index)
         # A form shared by two countries (Dominican, Guinean) expands to neither.
         self._by_words = {words: ids.pop() for words, ids in seen.items() if len(ids) == 1}
         self.max_words = max((len(w) for w in self._by_words), default=1)
@@ -54,7 +59,8 @@ class AliasTable:
         if group is None:
             return ()
         candidates = (group.name, *group.level1, *(group.level2 if wide else ()))
-        return tuple(f for f in dict.fromkeys(candidates) if query_words(f) != words)
+        lowered = _lower(words)
+        return tuple(f for f in dict.fromkeys(candidates) if _lower(query_words(f)) != lowered)
 
     def display_name(self, words: tuple[str, ...]) -> str | None:
         """How the table writes these words (for the echo), when it knows them."""
@@ -62,9 +68,14 @@ class AliasTable:
         if group is None:
             return None
         for form in (group.name, *group.level1):
-            if query_words(form) == words:
+            if _lower(query_words(form)) == _lower(words):
                 return form
         return None
+
+
+def _lower(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Words compared without case."""
+    return tuple(w.lower() for w in words)
 
 
 def parse_table(text: str) -> list[AliasGroup]:
@@ -88,5 +99,8 @@ def parse_table(text: str) -> list[AliasGroup]:
 @lru_cache(maxsize=1)
 def default_table() -> AliasTable:
     """The table shipped with newsbot, loaded once."""
-    data = resources.files("bot.topics").joinpath("data/countries.tsv")
-    return AliasTable(parse_table(data.read_text(encoding="utf-8")))
+    data = resources.files("bot.topics").joinpath("data")
+    groups = []
+    for name in _TABLES:
+        groups.extend(parse_table(data.joinpath(name).read_text(encoding="utf-8")))
+    return AliasTable(groups)
