@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.feeds.parse import parse_feed
 from bot.models import ParsedFeed
@@ -185,3 +187,25 @@ def test_large_feed_parses() -> None:
     # Capped so one hostile feed cannot flood the pipeline.
     assert len(feed.entries) == 2000
     assert feed.entries[0].title == "Story 0"
+
+
+def test_feed_served_as_text_html_still_yields_entries() -> None:
+    feed = parse_fixture("rss2.xml", "text/html; charset=utf-8")
+    assert feed.error is None
+    assert len(feed.entries) == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        st.text(max_size=500).map(
+            lambda t: f'<?xml version="1.0"?><rss version="2.0"><channel><item><title>{t}'.encode()
+        ),
+    )
+)
+def test_any_bytes_give_a_parsed_feed(body: bytes) -> None:
+    feed = parse_feed(body, url="https://feeds.example/fuzz")
+    # An error always means nothing usable was recovered.
+    assert feed.error is None or feed.entries == ()
+    assert all(isinstance(e.title, str | None) for e in feed.entries)
