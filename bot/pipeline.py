@@ -1,4 +1,4 @@
-"""One poll tick: due feeds -> fetch -> parse -> normalize -> store new -> cluster -> match -> outbox."""
+"""One poll tick: due feeds, fetch, parse, normalize, store new, cluster, match, outbox."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.services import TopicBook
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from bot.stories.cluster import StoryClusterer
+from bot.stories.enrich import StoryEnricher
 from bot.topics.index import match_story
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class MatchedAlert:
     chat_id: int
     topic: str
     title: str
+    story_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class Pipeline:
         fetcher: Fetcher,
         topics: TopicBook,
         *,
+        enricher: StoryEnricher | None = None,
         concurrency: int = 8,
         on_alerts: Callable[[], None] | None = None,
     ) -> None:
@@ -78,6 +81,7 @@ class Pipeline:
         self.topics = topics
         self.clusterer = StoryClusterer(window=CLUSTER_WINDOW)
         self._clusterer_loaded = False
+        self.enricher = enricher
         self.concurrency = concurrency
         self.on_alerts = on_alerts
         self._lock = asyncio.Lock()
@@ -123,11 +127,49 @@ class Pipeline:
                     # The rolled-back stories may sit in the clusterer: rebuild it from storage.
                     self._clusterer_loaded = False
                     self._load_clusterer(now)
-                    reports.append(self._record_failure(feed, result, f"internal error: {exc}", now))
+                    reports.append(
+                        self._record_failure(feed, result, f"internal error: {exc}", now)
+                    )
             report = TickReport(tuple(reports))
-            if report.alert_count and self.on_alerts is not None:
-                self.on_alerts()
+            if report.alert_count:
+                await self._enrich_and_release(report, now)
+                if self.on_alerts is not None:
+                    self.on_alerts()
             return report
+
+    async def _enrich_and_release(self, report: TickReport, now: datetime) -> None:
+        """Summarize the matched stories' articles, then let their held alerts go."""
+        story_ids = sorted({a.story_id for f in report.feeds for a in f.alerts})
+        if self.enricher is not None:
+            enricher = self.enricher
+            with self.database.session() as session:
+                repo = Repository(session)
+                stored = [s for s in (repo.get_story(i) for i in story_ids) if s is not None]
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def enrich_one(story_id: int, story: Story) -> None:
+                async with gate:
+                    found = await enricher.enrich(story)
+                with self.database.session() as session:
+                    Repository(session).set_article(
+                        story_id,
+                        text=found.article_text,
+                        summary_short=found.summary_short,
+                        summary_long=found.summary_long,
+                    )
+
+            jobs = [enrich_one(s.id, s.story) for s in stored]
+            results = await asyncio.wait(
+                [asyncio.ensure_future(job) for job in jobs],
+                timeout=enricher.hold.total_seconds(),
+            )
+            for task in results[1]:  # past the deadline: send with the feed's text
+                task.cancel()
+            for task in results[0]:
+                if task.exception() is not None:
+                    logger.error("enrichment failed", exc_info=task.exception())
+        with self.database.session() as session:
+            Repository(session).release_held_alerts(story_ids, now)
 
     async def _fetch_all(self, feeds: Sequence[FeedState]) -> list[FetchResult]:
         gate = asyncio.Semaphore(self.concurrency)
@@ -230,6 +272,9 @@ class Pipeline:
                 topic_text=recipient.query_text,
                 hits=matches[recipient.topic_id].hits,
                 now=now,
+                due_at=now + self.enricher.hold if self.enricher is not None else now,
             ):
-                queued.append(MatchedAlert(recipient.chat_id, recipient.query_text, story.title))
+                queued.append(
+                    MatchedAlert(recipient.telegram_id, recipient.query_text, story.title, story_id)
+                )
         return queued

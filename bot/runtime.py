@@ -15,6 +15,8 @@ from bot.ports import Notifier
 from bot.services import Services, TopicBook
 from bot.storage.database import Database
 from bot.storage.outbox import SqlOutbox
+from bot.stories.enrich import StoryEnricher
+from bot.stories.llm import LlmSummarizer
 
 
 @dataclass
@@ -38,7 +40,11 @@ class Runtime:
         topics = TopicBook()
         services = Services(database, topics, admins=settings.admins)
         services.load()
-        pipeline = Pipeline(database, fetcher, topics)
+        llm = None
+        if settings.llm_base_url and settings.llm_model:
+            llm = LlmSummarizer(settings.llm_base_url, settings.llm_model, settings.llm_api_key)
+        enricher = StoryEnricher(fetcher, llm=llm)
+        pipeline = Pipeline(database, fetcher, topics, enricher=enricher)
         pipeline.sync_feeds(feeds, now or datetime.now(UTC))
         return cls(settings, database, services, pipeline, fetcher, SqlOutbox(database))
 
@@ -50,5 +56,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Close network clients and database connections."""
+        if self.pipeline.enricher is not None:
+            await self.pipeline.enricher.aclose()
         await self.fetcher.aclose()
         self.database.dispose()

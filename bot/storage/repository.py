@@ -57,6 +57,7 @@ class Recipient:
     """A chat subscribed to a matched topic."""
 
     chat_id: int  # chats.id
+    telegram_id: int
     subscription_id: int
     topic_id: int
     query_text: str
@@ -402,7 +403,7 @@ class Repository:
         if not topic_ids:
             return []
         query = (
-            select(SubscriptionRow)
+            select(SubscriptionRow, ChatRow.telegram_id)
             .join(ChatRow, ChatRow.id == SubscriptionRow.chat_id)
             .where(
                 SubscriptionRow.topic_id.in_(list(topic_ids)),
@@ -412,8 +413,8 @@ class Repository:
             .order_by(SubscriptionRow.id)
         )
         return [
-            Recipient(row.chat_id, row.id, row.topic_id, row.query_text)
-            for row in self.session.scalars(query)
+            Recipient(row.chat_id, telegram_id, row.id, row.topic_id, row.query_text)
+            for row, telegram_id in self.session.execute(query)
         ]
 
     # -- outbox --------------------------------------------------------------------------
@@ -428,6 +429,7 @@ class Repository:
         topic_text: str,
         hits: Sequence[TermHit],
         now: datetime,
+        due_at: datetime | None = None,
     ) -> bool:
         """Queue an alert unless this chat already has one for this cluster; True when queued."""
         values = {
@@ -439,7 +441,7 @@ class Repository:
             "why": hits_to_json(hits),
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": due_at or now,
             "created_at": now,
         }
         dialect = self.session.get_bind().dialect.name
@@ -501,6 +503,20 @@ class Repository:
                 )
             )
         return alerts
+
+    def release_held_alerts(self, story_ids: Sequence[int], now: datetime) -> None:
+        """Make pending alerts about these stories due now (their summaries are ready)."""
+        if story_ids:
+            self.session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.story_id.in_(list(story_ids)),
+                    OutboxRow.status == "pending",
+                    OutboxRow.next_attempt_at > now,
+                    OutboxRow.attempts == 0,
+                )
+                .values(next_attempt_at=now)
+            )
 
     def outbox_counts(self) -> dict[str, int]:
         """How many alerts are in each state."""

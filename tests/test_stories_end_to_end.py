@@ -1,0 +1,125 @@
+"""One event from three outlets is one alert listing three sources, summarized from the article."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_server import FakeTelegramServer
+from tests.harness import RunningBot, bot_env, write_feeds_yaml
+
+CHAT = 6001
+ARTICLE = """<html><head><meta charset="utf-8"><title>Envoy to Kabul</title></head><body>
+<nav>Home | World | Sport | Follow us on social media</nav>
+<article><h1>Pakistan names new ambassador to Afghanistan</h1>
+<p>Pakistan on Thursday named a senior diplomat as its ambassador to Afghanistan, the first
+full envoy in Kabul since relations soured two years ago.</p>
+<p>The foreign ministry in Islamabad said the appointment reflected a shared wish to reopen
+trade routes and to cooperate against militant groups operating along the border.</p>
+<p>Officials in Kabul welcomed the move and said an Afghan ambassador would travel to Islamabad
+within weeks, once the paperwork is complete.</p>
+<p>Analysts said the step could revive talks on the long-stalled railway that would link
+Central Asia to Pakistani ports through Afghan territory.</p>
+</article><footer>Cookie settings. All rights reserved.</footer></body></html>"""
+
+
+def rss(title: str, link: str, guid: str, description: str) -> bytes:
+    item = (
+        f"<item><guid>{guid}</guid><title>{html.escape(title)}</title>"
+        f"<link>{html.escape(link)}</link><description>{html.escape(description)}</description>"
+        "<pubDate>Thu, 26 Nov 2026 09:00:00 GMT</pubDate></item>"
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        f"<link>https://example.org/</link>{item}</channel></rss>"
+    ).encode()
+
+
+def empty_rss() -> bytes:
+    return b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[FeedServer, FakeTelegramServer]]:
+    with FeedServer() as feeds, FakeTelegramServer() as telegram:
+        yield feeds, telegram
+
+
+async def test_three_outlets_one_alert_three_sources_and_article_summary(
+    servers: tuple[FeedServer, FakeTelegramServer], tmp_path: Path
+) -> None:
+    feeds, telegram = servers
+    for path in ("/dawn.xml", "/tribune.xml", "/wire.xml"):
+        feeds.set_feed(path, empty_rss())
+    feeds.set_page("/articles/envoy", ARTICLE.encode())
+    yaml = write_feeds_yaml(
+        tmp_path / "feeds.yaml",
+        {
+            "Dawn": feeds.url("/dawn.xml"),
+            "Tribune": feeds.url("/tribune.xml"),
+            "Wire": feeds.url("/wire.xml"),
+        },
+    )
+    async with RunningBot(telegram, bot_env(tmp_path, telegram, yaml)) as bot:
+        await bot.tick()  # first polls: nothing to alert
+        await bot.say(CHAT, "/subscribe Pakistan Afghanistan")
+        article = feeds.url("/articles/envoy")
+        # Dawn and the wire carry the same article (same link); the Tribune writes its own.
+        feeds.set_feed(
+            "/dawn.xml",
+            rss("Pakistan names new ambassador to Afghanistan", article, "d-1", "Short teaser."),
+        )
+        feeds.set_feed(
+            "/wire.xml",
+            rss(
+                "Pakistan names ambassador to Afghanistan", article + "?utm_source=wire", "w-9", "."
+            ),
+        )
+        feeds.set_feed(
+            "/tribune.xml",
+            rss(
+                "Pakistan names new ambassador to Afghanistan after two years",
+                feeds.url("/tribune/envoy"),
+                "t-3",
+                "Islamabad appoints envoy to Kabul.",
+            ),
+        )
+        report = await bot.tick()
+        await bot.settle()
+        assert report.alert_count == 1
+        messages = telegram.emulator.sent_messages(CHAT)
+        assert len(messages) == 2  # the subscribe reply and one alert
+        alert = messages[1]
+        assert "Dawn, Tribune and Wire · " in alert["text"]
+        # The summary comes from the article page, not the feed's teaser, and skips page chrome.
+        assert "first full envoy in Kabul" in alert["text"]
+        assert "Short teaser" not in alert["text"] and "Cookie" not in alert["text"]
+
+        telegram.emulator.user_presses(CHAT, alert["message_id"], f"src:{_alert_id(alert)}")
+        (sources,) = await _next_messages(telegram, CHAT, 3)
+        for outlet in ("Dawn", "Tribune", "Wire"):
+            assert outlet in sources["text"]
+        telegram.emulator.user_presses(CHAT, alert["message_id"], f"more:{_alert_id(alert)}")
+        (more,) = await _next_messages(telegram, CHAT, 4)
+        assert "trade routes" in more["text"] and "railway" in more["text"]
+
+
+def _alert_id(message: dict[str, object]) -> str:
+    markup = message["reply_markup"]
+    assert isinstance(markup, dict)
+    data = str(markup["inline_keyboard"][0][0]["callback_data"])
+    return data.split(":", 1)[1]
+
+
+async def _next_messages(
+    telegram: FakeTelegramServer, chat: int, count: int
+) -> list[dict[str, object]]:
+    import asyncio
+
+    found = await asyncio.to_thread(telegram.emulator.wait_for_messages, chat, count, 10.0)
+    assert len(found) >= count
+    return found[count - 1 : count]
