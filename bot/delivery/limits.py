@@ -2,7 +2,7 @@
 
 Every method takes ``now`` (aware UTC). The budgets, all applied at once:
 
-- overall: about 30 messages per second for the whole bot;
+- overall: about 30 messages per second for the whole bot (we aim at 29, see ``Budgets``);
 - per chat: about 1 message per second, with a short burst allowed;
 - per group, supergroup or channel: 20 messages per minute;
 - a 429 delays the chat it came from for exactly its ``retry_after``; several distinct
@@ -31,12 +31,19 @@ _GROUP_KINDS = frozenset({ChatKind.GROUP, ChatKind.SUPERGROUP, ChatKind.CHANNEL}
 class Budgets:
     """How fast the bot may send; the defaults are Telegram's published limits."""
 
-    global_per_s: float = 30.0
-    # 1 means strictly even spacing: a burst would break a sliding one-second window.
-    global_burst: int = 1
+    # A hair under Telegram's 30/s: against a strict one-second window, network jitter alone
+    # would turn an exact 30/s into a steady trickle of 429s.
+    global_per_s: float = 29.0
+    # GCRA tolerance, in messages: 1.5 lets a sender that woke late catch up half a slot, so
+    # lateness does not pile up into lost throughput, while any one-second window still holds
+    # at most 30 sends.
+    global_burst: float = 1.5
     chat_per_s: float = 1.0
     chat_burst: int = 3
     group_per_min: int = 20
+    # Added to a chat's wait when its own budget binds: the network may deliver the earlier
+    # message late and the next one early, and Telegram counts arrivals, not our clock.
+    chat_margin: timedelta = timedelta(milliseconds=100)
     # This many distinct chats answered 429 within ``global_pause_window`` pauses everything.
     global_pause_chats: int = 3
     global_pause_window: timedelta = timedelta(seconds=1)
@@ -95,14 +102,21 @@ class RateLimits:
             candidates.append(self._global_paused_until)
         state = self._chats.get(chat_id)
         if state is not None:
-            if state.tat is not None:
-                candidates.append(state.tat - self._chat_tolerance)
             if state.blocked_until is not None:
                 candidates.append(state.blocked_until)
-            if kind in _GROUP_KINDS and len(state.group_sends) >= self.budgets.group_per_min:
-                # The oldest send that still counts must leave the one-minute window.
-                candidates.append(state.group_sends[-self.budgets.group_per_min] + _MINUTE)
+            chat_ready = self._chat_budget_ready(state, kind)
+            if chat_ready is not None and chat_ready > now:
+                candidates.append(chat_ready + self.budgets.chat_margin)
         return max(candidates)
+
+    def _chat_budget_ready(self, state: _ChatState, kind: ChatKind) -> datetime | None:
+        """When the chat's own rate (and, for groups, its minute budget) next allows a send."""
+        ready = state.tat - self._chat_tolerance if state.tat is not None else None
+        if kind in _GROUP_KINDS and len(state.group_sends) >= self.budgets.group_per_min:
+            # The oldest send that still counts must leave the one-minute window.
+            window_ready = state.group_sends[-self.budgets.group_per_min] + _MINUTE
+            ready = window_ready if ready is None else max(ready, window_ready)
+        return ready
 
     def take(self, chat_id: int, kind: ChatKind, now: datetime) -> None:
         """Book one message to ``chat_id`` sent at ``now``."""
