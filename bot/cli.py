@@ -19,7 +19,7 @@ from bot.storage.database import Database, StorageError
 
 logger = logging.getLogger("newsbot")
 
-NO_TOKEN_HELP = """\
+HOW_TO_GET_A_BOT = """\
 newsbot needs a Telegram bot token to run as a bot.
 
   1. In Telegram, open a chat with @BotFather and send /newbot.
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             print("database schema is up to date")
             return 0
         if command == "run" and settings.telegram_token is None:
-            print(NO_TOKEN_HELP, file=sys.stderr)
+            print(HOW_TO_GET_A_BOT, file=sys.stderr)
             return 2
         runtime = Runtime.start(settings)
     except (SettingsError, StorageError) as exc:
@@ -166,7 +166,9 @@ def _feeds(runtime: Runtime, out: TextIO) -> int:
     for item in runtime.services.feed_health():
         state = item.state
         status = "disabled" if not state.enabled else (state.last_error or "ok")
-        last = state.last_success_at.strftime("%Y-%m-%d %H:%M") if state.last_success_at else "never"
+        last = (
+            state.last_success_at.strftime("%Y-%m-%d %H:%M") if state.last_success_at else "never"
+        )
         print(f"{state.name}: {status}; last ok {last}; {item.story_count} stories", file=out)
         print(f"    {state.url}", file=out)
     runtime.database.dispose()

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from bot.models import Alert, ChatKind, StoredStory, TopicMatch
 from bot.storage.database import Database
 from bot.storage.repository import FeedHealth, Repository, SubscriptionInfo
-from bot.topics.index import TopicIndex, match_story
 from bot.topics.describe import describe
+from bot.topics.index import TopicIndex, match_story
 from bot.topics.query import Query, QueryError, parse_query
 
 logger = logging.getLogger(__name__)
@@ -166,7 +166,9 @@ class Services:
                 )
             repo.add_subscription(info.id, topic_id, text, now)
         self.topics.learn(topic_id, query)
-        logger.info("subscribed chat_id=%s topic_id=%s new_topic=%s", chat.telegram_id, topic_id, created)
+        logger.info(
+            "subscribed chat_id=%s topic_id=%s new_topic=%s", chat.telegram_id, topic_id, created
+        )
         return SubscribeResult(text, describe(query), topic_count=len(current) + 1)
 
     def list_topics(self, chat: ChatRef) -> list[SubscriptionInfo]:
@@ -181,7 +183,8 @@ class Services:
         ref = " ".join(ref.split())
         if not ref:
             return UnsubscribeResult(
-                error="Which topic? Send /topics to see them, then /unsubscribe 2 or /unsubscribe TOPIC"
+                error="Which topic? Send /topics to see them, then /unsubscribe 2 "
+                "or /unsubscribe TOPIC"
             )
         with self.database.session() as session:
             repo = Repository(session)
@@ -192,7 +195,8 @@ class Services:
                 if not subs:
                     return UnsubscribeResult(error="This chat follows no topics yet.")
                 return UnsubscribeResult(
-                    error=f"No topic matches {ref!r}. Send /topics to see the list and its numbers.",
+                    error=f"No topic matches {ref!r}. Send /topics to see the list "
+                    "and its numbers.",
                     remaining=len(subs),
                 )
             orphan = repo.remove_subscription(target.id)

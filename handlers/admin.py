@@ -39,10 +39,8 @@ def render_feed_health(feeds: list[FeedHealth], now: datetime) -> str:
             mark = "⚠️"
         else:
             mark = "✅"
-        line = (
-            f"{mark} <b>{html.escape(state.name)}</b>: ok {describe_age(state.last_success_at, now)}"
-            f", {item.story_count} stories"
-        )
+        last_ok = describe_age(state.last_success_at, now)
+        line = f"{mark} <b>{html.escape(state.name)}</b>: ok {last_ok}, {item.story_count} stories"
         if state.last_error:
             line += f"\n    error ×{state.error_count}: {html.escape(state.last_error[:200])}"
         lines.append(line)

@@ -37,7 +37,7 @@ def build_application(
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """Build the bot: commands, buttons, the poll job and the outbox sender.
 
-    ``schedule_polls=False`` leaves polling to the caller (``runtime.pipeline.tick()``), as tests do.
+    ``schedule_polls=False`` leaves polling to the caller (``pipeline.tick()``), as tests do.
     """
     settings = runtime.settings
     builder = (
@@ -79,7 +79,9 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(subscriber.alert_button))
     app.add_handler(MessageHandler(filters.COMMAND, subscriber.unknown_command))
     app.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, subscriber.plain_text)
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, subscriber.plain_text
+        )
     )
     app.add_error_handler(on_error)
 

@@ -15,7 +15,7 @@ from handlers.app import build_application, start_bot, stop_bot
 from handlers.emulator import BotApiEmulator
 from handlers.local_request import LocalBotApiRequest
 
-CONSOLE_TOKEN = "1:newsbot-console-local-token"
+CONSOLE_TOKEN = "1:newsbot-console-local-token"  # noqa: S105 - never leaves the process
 CONSOLE_CHAT_ID = 1
 BUTTON_HINT = "(press a button by typing :more, :src, :why or :mute)"
 
@@ -24,7 +24,9 @@ def format_message(message: dict[str, Any]) -> str:
     """A bot message as terminal text: its text, links shown, and its buttons."""
     text = str(message.get("text", ""))
     links = [
-        e["url"] for e in message.get("entities", []) if e.get("type") == "text_link" and e.get("url")
+        e["url"]
+        for e in message.get("entities", [])
+        if e.get("type") == "text_link" and e.get("url")
     ]
     lines = [f"bot> {line}" for line in text.splitlines() or [""]]
     lines.extend(f"     link: {url}" for url in links)

@@ -1,4 +1,4 @@
-"""Commands a subscriber sends: /start /help /subscribe /unsubscribe /topics /preview, and buttons."""
+"""What a subscriber sends: /start /help /subscribe /unsubscribe /topics /preview, buttons."""
 
 from __future__ import annotations
 
@@ -198,9 +198,7 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for item in result.stories:
         story = item.story
         title = html.escape(story.title)
-        link = (
-            f'<a href="{html.escape(story.url, quote=True)}">{title}</a>' if story.url else title
-        )
+        link = f'<a href="{html.escape(story.url, quote=True)}">{title}</a>' if story.url else title
         lines.append(f"• {link} ({html.escape(story.source)})")
     await reply(update, head + (":\n" + "\n".join(lines) if lines else "."))
 

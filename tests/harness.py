@@ -54,9 +54,9 @@ class RunningBot:
         self.runtime.pipeline.make_all_due()
         return await self.runtime.pipeline.tick()
 
-    async def settle(self, timeout: float = 15.0) -> dict[str, int]:
+    async def settle(self, limit_s: float = 15.0) -> dict[str, int]:
         """Wait until no alert is pending or being sent; returns the outbox counts."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit_s
         while True:
             with self.runtime.database.session() as session:
                 counts = Repository(session).outbox_counts()
@@ -66,13 +66,13 @@ class RunningBot:
             await asyncio.sleep(0.05)
 
     async def say(
-        self, chat_id: int, text: str, *, expect: int = 1, timeout: float = 10.0, **kw: Any
+        self, chat_id: int, text: str, *, expect: int = 1, wait_s: float = 10.0, **kw: Any
     ) -> list[dict[str, Any]]:
         """A user writes in a chat; returns the bot's new messages there (waits for ``expect``)."""
         before = len(self.telegram.emulator.sent_messages(chat_id))
         self.telegram.emulator.user_says(chat_id, text, **kw)
         found = await asyncio.to_thread(
-            self.telegram.emulator.wait_for_messages, chat_id, before + expect, timeout
+            self.telegram.emulator.wait_for_messages, chat_id, before + expect, wait_s
         )
         return found[before:]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,7 +109,7 @@ async def test_three_outlets_one_alert_three_sources_and_article_summary(
         assert "trade routes" in more["text"] and "railway" in more["text"]
 
 
-def _alert_id(message: dict[str, object]) -> str:
+def _alert_id(message: dict[str, Any]) -> str:
     markup = message["reply_markup"]
     assert isinstance(markup, dict)
     data = str(markup["inline_keyboard"][0][0]["callback_data"])
@@ -117,7 +118,7 @@ def _alert_id(message: dict[str, object]) -> str:
 
 async def _next_messages(
     telegram: FakeTelegramServer, chat: int, count: int
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     import asyncio
 
     found = await asyncio.to_thread(telegram.emulator.wait_for_messages, chat, count, 10.0)
