@@ -62,8 +62,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"newsbot: configuration error: {exc}", file=sys.stderr)
         return 2
     secrets = [settings.telegram_token or "", settings.llm_api_key or ""]
-    configure_logging(settings.log_level, secrets)
     command = args.command or "run"
+    # In the console, log lines would interleave with the chat: only warnings, unless asked.
+    quiet = command == "console" and "NEWSBOT_LOG_LEVEL" not in env
+    configure_logging("WARNING" if quiet else settings.log_level, secrets)
     try:
         if command == "db":
             Database(settings.database_url).upgrade()
