@@ -421,3 +421,62 @@ async def test_round_ends_rather_than_wait_on_a_chat_that_is_not_ready() -> None
     # Due when the chat's budget allows (plus the small margin against network jitter).
     assert store.rows[ids[3]].due_at == T0 + timedelta(seconds=1) + Budgets().chat_margin
     assert store.rows[ids[3]].attempts == 0
+
+
+async def test_a_retried_alert_stays_ahead_of_its_chats_later_alerts() -> None:
+    clock, store = FakeClock(), MemoryOutbox()
+    first, second = enqueue(store, [1, 1])
+    failures = [DeliveryOutcome(OutcomeKind.RETRY, detail="502 Bad Gateway")]
+    notifier = ScriptedNotifier(clock, lambda alert: failures.pop() if failures else SENT)
+    # One alert per batch, so the later alert arrives in a batch of its own.
+    worker = DeliveryWorker(
+        store, notifier, worker_id="w1", batch=1, clock=clock, sleep=clock.sleep
+    )
+    for _ in range(30):
+        await worker.run_once()
+        clock.advance(1)
+    assert notifier.sent_to(1) == [first, first, second]
+    assert store.ids_with(RowStatus.SENT) == [first, second]
+
+
+async def test_stopping_gives_back_a_batch_claimed_ahead() -> None:
+    clock, store = FakeClock(), MemoryOutbox()
+    ids = enqueue(store, list(range(1, 13)))
+    stop = asyncio.Event()
+
+    def answer(alert: Alert) -> DeliveryOutcome:
+        stop.set()  # stop as soon as the first round is under way
+        clock.advance(1)
+        return SENT
+
+    notifier = ScriptedNotifier(clock, answer)
+    worker = DeliveryWorker(
+        store,
+        notifier,
+        limits=no_global_limit(),
+        worker_id="w1",
+        batch=4,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    await asyncio.wait_for(worker.run(stop, idle_sleep=0.01), timeout=5)
+    assert store.ids_with(RowStatus.CLAIMED) == []
+    assert store.ids_with(RowStatus.SENT) == ids[:4]
+    # What was claimed ahead is due again at once, for this or another worker.
+    assert store.ids_with(RowStatus.PENDING) == ids[4:]
+    assert all(store.rows[i].due_at <= clock() for i in ids[4:])
+    # The next batch had been claimed during the first round, and was handed back on stop.
+    assert all(store.rows[i].due_at > T0 for i in ids[4:8])
+
+
+async def test_full_batches_follow_one_another_until_the_outbox_is_empty() -> None:
+    clock, store = FakeClock(), MemoryOutbox()
+    ids = enqueue(store, list(range(1, 24)))
+    notifier = ScriptedNotifier(clock)
+    worker = DeliveryWorker(
+        store, notifier, worker_id="w1", batch=5, clock=clock, sleep=clock.sleep
+    )
+    handled = [await worker.run_once() for _ in range(6)]
+    assert handled == [5, 5, 5, 5, 3, 0]
+    assert store.ids_with(RowStatus.SENT) == ids
+    assert sorted(call.alert_id for call in notifier.calls) == ids

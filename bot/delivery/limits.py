@@ -143,6 +143,11 @@ class RateLimits:
             self._global_paused_until = max(self._global_paused_until or until, until)
         self._maybe_sweep(now)
 
+    def hold(self, chat_id: int, until: datetime) -> None:
+        """Send nothing to ``chat_id`` before ``until`` (an alert to it waits for a retry)."""
+        state = self._chats.setdefault(chat_id, _ChatState())
+        state.blocked_until = max(state.blocked_until or until, until)
+
     def _maybe_sweep(self, now: datetime) -> None:
         """Forget idle chats from time to time so memory follows the active chats only."""
         if self._last_sweep is not None and now - self._last_sweep < self.budgets.sweep_every:

@@ -91,6 +91,7 @@ class DeliveryWorker:
         # before another worker may claim the same alerts.
         self._send_timeout = lease.total_seconds() / 2
         self._wake = asyncio.Event()
+        self._prefetch: asyncio.Task[tuple[datetime, list[Alert]]] | None = None
 
     def wake(self) -> None:
         """Nudge a sleeping ``run`` loop to claim now (e.g. right after enqueueing)."""
@@ -107,25 +108,57 @@ class DeliveryWorker:
                 handled = 0
             if handled == 0 and not stop.is_set():
                 await self._idle(stop, idle_sleep)
+        await self._release_prefetched()
 
     async def run_once(self) -> int:
         """Claim one batch of due alerts and deliver, record or release each; returns the count."""
-        start = self.clock()
-        try:
-            claimed = self.store.claim_due(
-                start, limit=self.batch, worker=self.worker_id, lease=self.lease
-            )
-        except Exception:
-            logger.exception("claim failed worker=%s", self.worker_id)
-            return 0
+        if self._prefetch is not None:
+            prefetch, self._prefetch = self._prefetch, None
+            start, claimed = await prefetch
+        else:
+            start, claimed = await self._claim()
         if not claimed:
             return 0
         # Stop starting sends well before the lease lapses: past it, another worker may hold
         # the same alerts and a send here would duplicate theirs.
         deadline = start + self.lease / 2
         lanes = self._lanes(claimed)
-        await self._drain(lanes, deadline)
+        # A full batch means more is probably due: claim the next one while this one is sent.
+        await self._drain(lanes, deadline, prefetch=len(claimed) >= self.batch)
         return len(claimed)
+
+    async def _claim(self) -> tuple[datetime, list[Alert]]:
+        """Lease the next batch in a thread, so sends already under way are not held up."""
+        start = self.clock()
+        try:
+            claimed = await asyncio.to_thread(
+                self.store.claim_due,
+                start,
+                limit=self.batch,
+                worker=self.worker_id,
+                lease=self.lease,
+            )
+        except Exception:
+            logger.exception("claim failed worker=%s", self.worker_id)
+            return start, []
+        return start, claimed
+
+    async def _release_prefetched(self) -> None:
+        """On stop, give back a batch claimed ahead so it need not wait for its lease to lapse."""
+        if self._prefetch is None:
+            return
+        prefetch, self._prefetch = self._prefetch, None
+        _, claimed = await prefetch
+        now = self.clock()
+        for alert in claimed:
+            try:
+                self.store.release(alert.id, not_before=now)
+            except Exception:
+                logger.exception("release failed alert_id=%s chat_id=%s", alert.id, alert.chat_id)
+
+    def _half_done(self, lanes: dict[int, _Lane]) -> bool:
+        """True once at most half a batch is left to start in this round."""
+        return sum(len(lane.alerts) for lane in lanes.values()) <= self.batch // 2
 
     @staticmethod
     def _lanes(claimed: list[Alert]) -> dict[int, _Lane]:
@@ -136,13 +169,16 @@ class DeliveryWorker:
             lane.alerts.append((position, alert))
         return lanes
 
-    async def _drain(self, lanes: dict[int, _Lane], deadline: datetime) -> None:
+    async def _drain(self, lanes: dict[int, _Lane], deadline: datetime, *, prefetch: bool) -> None:
         """Send every lane's alerts as budgets allow; give back what cannot go soon."""
         in_flight: dict[asyncio.Task[None], _Lane] = {}
         try:
             while True:
                 now = self.clock()
                 next_ready = self._start_ready(lanes, in_flight, now, deadline)
+                if prefetch and self._prefetch is None and self._half_done(lanes):
+                    self._prefetch = asyncio.create_task(self._claim())
+                    prefetch = False
                 if not in_flight and next_ready is not None and next_ready - now > self.linger:
                     self._release_waiting(lanes, now)
                 if not in_flight and not any(lane.alerts for lane in lanes.values()):
@@ -289,10 +325,12 @@ class DeliveryWorker:
         """Apply what one outcome means for the chat's remaining alerts in this round."""
         kind = outcome.kind
         if kind is OutcomeKind.RETRY:
+            later = retry_at if retry_at is not None else now + retry_delay(0)
             if outcome.rate_limited and outcome.retry_after is not None:
                 self.limits.penalize(lane.chat_id, outcome.retry_after, now)
-            # Later alerts of this chat go after the retried one, never before it.
-            later = retry_at if retry_at is not None else now + retry_delay(0)
+            else:
+                # Later alerts of this chat, in this batch or the next, wait for the retry.
+                self.limits.hold(lane.chat_id, later)
             self._release_lane(lane, not_before=later)
         elif kind is OutcomeKind.CHAT_MIGRATED:
             # The store moved the chat; the alerts come back under the new chat id.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,13 +45,16 @@ class MemoryOutbox(OutboxStore):
         # Chats moved by CHAT_MIGRATED: old id -> new id.
         self.migrations: dict[int, int] = {}
         self._next_id = 1
+        # The worker may claim from a thread while the event loop records outcomes.
+        self._lock = threading.RLock()
 
     def add(self, alert: Alert, *, due_at: datetime) -> Alert:
         """Enqueue ``alert`` under a fresh id, due at ``due_at``; returns it with that id."""
-        stored = dataclasses.replace(alert, id=self._next_id, attempts=0)
-        self._next_id += 1
-        self.rows[stored.id] = OutboxRow(alert=stored, due_at=due_at)
-        return stored
+        with self._lock:
+            stored = dataclasses.replace(alert, id=self._next_id, attempts=0)
+            self._next_id += 1
+            self.rows[stored.id] = OutboxRow(alert=stored, due_at=due_at)
+            return stored
 
     def status(self, alert_id: int) -> RowStatus:
         """The status of one row."""
@@ -62,6 +66,12 @@ class MemoryOutbox(OutboxStore):
 
     def claim_due(self, now: datetime, *, limit: int, worker: str, lease: timedelta) -> list[Alert]:
         """Lease up to ``limit`` pending alerts that are due at ``now``, oldest first."""
+        with self._lock:
+            return self._claim_due(now, limit=limit, worker=worker, lease=lease)
+
+    def _claim_due(
+        self, now: datetime, *, limit: int, worker: str, lease: timedelta
+    ) -> list[Alert]:
         claimed: list[Alert] = []
         for alert_id in sorted(self.rows):
             if len(claimed) >= limit:
@@ -80,10 +90,10 @@ class MemoryOutbox(OutboxStore):
 
     def release(self, alert_id: int, *, not_before: datetime) -> None:
         """Give a claimed alert back unsent, due again at ``not_before``; no attempt counted."""
-        row = self.rows.get(alert_id)
-        if row is None or row.status is not RowStatus.CLAIMED:
-            return
-        self._to_pending(row, not_before)
+        with self._lock:
+            row = self.rows.get(alert_id)
+            if row is not None and row.status is RowStatus.CLAIMED:
+                self._to_pending(row, not_before)
 
     def record_outcome(
         self,
@@ -94,6 +104,12 @@ class MemoryOutbox(OutboxStore):
         retry_at: datetime | None = None,
     ) -> None:
         """Store how a delivery attempt ended (see ``OutboxStore.record_outcome``)."""
+        with self._lock:
+            self._record(alert_id, outcome, now, retry_at)
+
+    def _record(
+        self, alert_id: int, outcome: DeliveryOutcome, now: datetime, retry_at: datetime | None
+    ) -> None:
         row = self.rows.get(alert_id)
         # A finished row stays finished: a late report from a worker whose lease lapsed
         # must not resurrect or re-fail a row someone else completed.
