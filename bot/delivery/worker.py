@@ -250,8 +250,8 @@ class DeliveryWorker:
             outcome = await self._attempt(alert)
             now = self.clock()
             retry_at = self._retry_at(alert, outcome, now)
-            self._record(alert, outcome, now, retry_at)
-            self._after_outcome(lane, outcome, now, retry_at)
+            await self._record(alert, outcome, now, retry_at)
+            await self._after_outcome(lane, outcome, now, retry_at)
         finally:
             lane.busy = False
 
@@ -296,12 +296,16 @@ class DeliveryWorker:
             return now + outcome.retry_after
         return now + retry_delay(alert.attempts)
 
-    def _record(
+    async def _record(
         self, alert: Alert, outcome: DeliveryOutcome, now: datetime, retry_at: datetime | None
     ) -> None:
         """Store the outcome; a store failure is logged and the lease will bring it back."""
         try:
-            self.store.record_outcome(alert.id, outcome, now, retry_at=retry_at)
+            # In a thread: a store waiting on a lock (SQLite during a claim) must not stall
+            # the sends of other chats.
+            await asyncio.to_thread(
+                self.store.record_outcome, alert.id, outcome, now, retry_at=retry_at
+            )
         except Exception:
             logger.exception(
                 "recording outcome failed alert_id=%s chat_id=%s outcome=%s",
@@ -319,7 +323,7 @@ class DeliveryWorker:
             outcome.detail,
         )
 
-    def _after_outcome(
+    async def _after_outcome(
         self, lane: _Lane, outcome: DeliveryOutcome, now: datetime, retry_at: datetime | None
     ) -> None:
         """Apply what one outcome means for the chat's remaining alerts in this round."""
@@ -339,7 +343,7 @@ class DeliveryWorker:
             # The chat blocked us or vanished: its other alerts cannot be delivered either.
             while lane.alerts:
                 _, alert = lane.alerts.popleft()
-                self._record(alert, outcome, now, None)
+                await self._record(alert, outcome, now, None)
 
     def _release_waiting(self, lanes: dict[int, _Lane], now: datetime) -> None:
         """Give back every lane still holding alerts, each due when its chat is ready."""
