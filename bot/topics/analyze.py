@@ -111,34 +111,39 @@ def _prepare(text: str) -> str:
     return _INNER_APOSTROPHE.sub("", text)
 
 
-def tokenize(text: str) -> list[Token]:
-    """Split text into word tokens; runs of CJK characters become overlapping bigrams."""
-    tokens: list[Token] = []
-    for match in _WORD.finditer(_prepare(text)):
-        word = match.group(0)
+def surface_words(text: str) -> list[str]:
+    """Split text into words as written; runs of CJK characters become overlapping bigrams."""
+    prepared = _prepare(text)
+    words: list[str] = _WORD.findall(prepared)
+    if _CJK_RUN.search(prepared) is None:  # the common case: one regex pass, no per-word work
+        return words
+    out: list[str] = []
+    for word in words:
         if _CJK_RUN.search(word) is None:
-            tokens.append(Token(word, normalize_word(word)))
-            continue
-        _split_cjk(word, tokens)
-    return tokens
+            out.append(word)
+        else:
+            _split_cjk(word, out)
+    return out
 
 
-def _split_cjk(word: str, out: list[Token]) -> None:
+def tokenize(text: str) -> list[Token]:
+    """Split text into word tokens, each with its normalized form."""
+    return [Token(w, normalize_word(w)) for w in surface_words(text)]
+
+
+def _split_cjk(word: str, out: list[str]) -> None:
     """Append the pieces of a word that holds CJK runs: bigrams for those runs, words between."""
     pos = 0
     for run in _CJK_RUN.finditer(word):
         if run.start() > pos:
-            piece = word[pos : run.start()]
-            out.append(Token(piece, normalize_word(piece)))
+            out.append(word[pos : run.start()])
         chars = run.group(0)
         if len(chars) == 1:
-            out.append(Token(chars, chars))
-        for i in range(len(chars) - 1):
-            out.append(Token(chars[i : i + 2], chars[i : i + 2]))
+            out.append(chars)
+        out.extend(chars[i : i + 2] for i in range(len(chars) - 1))
         pos = run.end()
     if pos < len(word):
-        piece = word[pos:]
-        out.append(Token(piece, normalize_word(piece)))
+        out.append(word[pos:])
 
 
 def _stemmer(language: str) -> object | None:
@@ -169,8 +174,9 @@ def base_language(language: str | None) -> str:
 
 
 @lru_cache(maxsize=400_000)
-def token_keys(surface: str, norm: str, language: str) -> tuple[str, ...]:
+def token_keys(surface: str, language: str) -> tuple[str, ...]:
     """Every key a story word is indexed under (see the module docstring)."""
+    norm = normalize_word(surface)
     keys = ["=" + norm, stem(norm, "en")]
     if language and language != "en":
         lang_stem = stem(norm, language)
@@ -186,18 +192,23 @@ class FieldText:
 
     __slots__ = ("positions", "words")
 
-    def __init__(self, tokens: list[Token], keys_of: list[tuple[str, ...]]) -> None:
-        self.words = [t.surface for t in tokens]
-        self.positions: dict[str, list[int]] = {}
+    def __init__(self, words: list[str], keys_of: list[tuple[str, ...]]) -> None:
+        self.words = words
+        positions: dict[str, list[int]] = {}
         for pos, keys in enumerate(keys_of):
             for key in keys:
-                self.positions.setdefault(key, []).append(pos)
+                found = positions.get(key)
+                if found is None:
+                    positions[key] = [pos]
+                else:
+                    found.append(pos)
+        self.positions = positions
 
 
 def _analyze_field(text: str, language: str) -> FieldText:
     """Tokenize and key one text field."""
-    tokens = tokenize(text)
-    return FieldText(tokens, [token_keys(t.surface, t.norm, language) for t in tokens])
+    words = surface_words(text)
+    return FieldText(words, [token_keys(w, language) for w in words])
 
 
 class AnalyzedStory:
@@ -207,8 +218,12 @@ class AnalyzedStory:
 
     def __init__(self, story: Story) -> None:
         language = base_language(story.language)
-        source_tokens = tokenize(f"{story.source} {story.site or ''}")
-        source = FieldText(source_tokens, [("source:" + t.norm,) for t in source_tokens])
+        # An empty slot between name and site keeps phrases from spanning the two.
+        source_words = [*surface_words(story.source), "", *surface_words(story.site or "")]
+        source_keys: list[tuple[str, ...]] = [
+            ("source:" + normalize_word(w),) if w else () for w in source_words
+        ]
+        source = FieldText(source_words, source_keys)
         lang_keys: tuple[str, ...] = ()
         if story.language:
             full = story.language.strip().lower().replace("_", "-")
@@ -217,7 +232,7 @@ class AnalyzedStory:
             "title": _analyze_field(story.title, language),
             "summary": _analyze_field(story.summary, language),
             "source": source,
-            "lang": FieldText([Token(story.language or "", "")], [lang_keys]),
+            "lang": FieldText([story.language or ""], [lang_keys]),
         }
         # Every key of every field: one set lookup decides most candidate checks.
         self.keys: frozenset[str] = frozenset().union(

@@ -19,6 +19,13 @@ _TEXT_FIELDS = ("title", "summary")
 _COMMON = frozenset(stem(w) for w in stopwords())
 
 
+# An anchor: its cost, and entries (one or two keys each) of which a matching story has all
+# the keys of at least one.
+Anchor = tuple[float, frozenset[tuple[str, ...]]]
+# An AND is filed under key pairs only while that takes at most this many pairs.
+MAX_PAIRS = 16
+
+
 def word_keys(word: str, mode: str, languages: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The story keys one query word matches (see bot.topics.analyze for the key kinds)."""
     if word.isupper():  # a capitalised short word kept as typed: US, UAE, NATO
@@ -58,21 +65,30 @@ class CTerm:
     def match(self, story: AnalyzedStory) -> bool:
         """True when the term occurs in one of its fields."""
         if self.singles:
-            if len(self.fields) == 2:
+            if self.fields is _TEXT_FIELDS:
+                # story.keys is the union of all fields; other fields' keys carry a prefix.
                 if not self.singles.isdisjoint(story.keys):
                     return True
             elif any(not self.singles.isdisjoint(story.fields[f].positions) for f in self.fields):
                 return True
-        return bool(self.seqs) and self.find(story) is not None
+        if self.seqs:
+            keys = story.keys
+            for seq in self.seqs:
+                # Cheap rejection first: every word of the phrase must occur somewhere.
+                if all(not keys.isdisjoint(ks) for ks in seq) and any(
+                    _find_sequence(story.fields[f], seq) is not None for f in self.fields
+                ):
+                    return True
+        return False
 
     def find(self, story: AnalyzedStory) -> TermHit | None:
         """Where the term first occurs, as a hit (field and the story's own words)."""
         for name in self.fields:
             text = story.fields[name]
-            for key in self.singles:
-                found = text.positions.get(key)
-                if found:
-                    return TermHit(self.label, text.words[found[0]], name)
+            common = self.singles.intersection(text.positions)
+            if common:
+                first = min(text.positions[k][0] for k in common)
+                return TermHit(self.label, text.words[first], name)
             for seq in self.seqs:
                 start = _find_sequence(text, seq)
                 if start is not None:
@@ -85,12 +101,12 @@ class CTerm:
         hit = self.find(story)
         return [] if hit is None else [hit]
 
-    def anchor(self) -> tuple[float, frozenset[str]] | None:
+    def anchor(self) -> Anchor | None:
         """Keys one of which every matching story contains, and their cost."""
         keys = set(self.singles)
         for seq in self.seqs:
             keys.update(min((set(ks) for ks in seq), key=lambda s: sum(map(key_cost, s))))
-        return sum(map(key_cost, keys)), frozenset(keys)
+        return sum(map(key_cost, keys)), frozenset((k,) for k in keys)
 
 
 def _sequences(term: Term, languages: tuple[str, ...]) -> list[tuple[tuple[str, ...], ...]]:
@@ -132,16 +148,35 @@ class CAnd:
 
     def match(self, story: AnalyzedStory) -> bool:
         """True when every child matches."""
-        return all(c.match(story) for c in self.children)
+        # A plain loop: this is the hottest path of matching and a generator costs more.
+        for child in self.children:  # noqa: SIM110
+            if not child.match(story):
+                return False
+        return True
 
     def hits(self, story: AnalyzedStory) -> list[TermHit]:
         """The hits of the children (exclusions add none)."""
         return [h for c in self.children for h in c.hits(story)]
 
-    def anchor(self) -> tuple[float, frozenset[str]] | None:
-        """The cheapest anchor among the children that must be present."""
-        options = [a for c in self.children if (a := c.anchor()) is not None]
-        return min(options, key=lambda a: a[0]) if options else None
+    def anchor(self) -> Anchor | None:
+        """The two cheapest required children as key pairs, else the cheapest child alone."""
+        options = sorted(
+            (a for c in self.children if (a := c.anchor()) is not None), key=lambda a: a[0]
+        )
+        if not options:
+            return None
+        if len(options) == 1:
+            return options[0]
+        (cost1, first), (cost2, second) = options[0], options[1]
+        if len(first) * len(second) > MAX_PAIRS or any(len(e) != 1 for e in first | second):
+            return options[0]
+        # Rarer key first: stories then reach fewer second-level tables.
+        pairs = frozenset(
+            (a[0], b[0]) if key_cost(a[0]) >= key_cost(b[0]) else (b[0], a[0])
+            for a in first
+            for b in second
+        )
+        return cost1 * cost2 / 100.0, pairs
 
 
 class COr:
@@ -154,13 +189,16 @@ class COr:
 
     def match(self, story: AnalyzedStory) -> bool:
         """True when any child matches."""
-        return any(c.match(story) for c in self.children)
+        for child in self.children:  # noqa: SIM110 - hot path, as in CAnd.match
+            if child.match(story):
+                return True
+        return False
 
     def hits(self, story: AnalyzedStory) -> list[TermHit]:
         """The hits of the children that match."""
         return [h for c in self.children if c.match(story) for h in c.hits(story)]
 
-    def anchor(self) -> tuple[float, frozenset[str]] | None:
+    def anchor(self) -> Anchor | None:
         """Every branch needs its own anchor: the union of them."""
         options = [c.anchor() for c in self.children]
         if any(a is None for a in options):
@@ -185,7 +223,7 @@ class CNot:
         """An exclusion explains nothing."""
         return []
 
-    def anchor(self) -> tuple[float, frozenset[str]] | None:
+    def anchor(self) -> Anchor | None:
         """An absence cannot anchor a query."""
         return None
 

@@ -8,7 +8,6 @@ analysed once; its keys pull candidate queries from the postings, and only those
 from __future__ import annotations
 
 import logging
-from array import array
 
 from bot.models import Story, TopicMatch
 from bot.topics.analyze import AnalyzedStory, analyze
@@ -24,9 +23,11 @@ class TopicIndex:
     def __init__(self) -> None:
         self._compiler = Compiler()
         self._roots: dict[int, CNode] = {}
-        self._anchors: dict[int, frozenset[str]] = {}
-        # Postings hold topic ids in compact arrays; the key strings are shared via interning.
-        self._postings: dict[str, array[int]] = {}
+        self._entries: dict[int, frozenset[tuple[str, ...]]] = {}
+        # key -> topics filed under that key alone.
+        self._single: dict[str, list[int]] = {}
+        # rarer key -> commoner key -> topics filed under the pair (both must be present).
+        self._pairs: dict[str, dict[str, list[int]]] = {}
 
     def add(self, topic_id: int, query: Query) -> None:
         """File a topic's query (replacing the one it had)."""
@@ -37,22 +38,38 @@ class TopicIndex:
         if anchor is None:  # the parser refuses such queries; keep the index safe anyway
             raise ValueError("query has no required term to index")
         self._roots[topic_id] = root
-        self._anchors[topic_id] = anchor[1]
-        for key in anchor[1]:
-            posting = self._postings.get(key)
-            if posting is None:
-                posting = self._postings[key] = array("q")
-            posting.append(topic_id)
+        self._entries[topic_id] = anchor[1]
+        for entry in anchor[1]:
+            self._posting(entry, create=True).append(topic_id)
+
+    def _posting(self, entry: tuple[str, ...], *, create: bool) -> list[int]:
+        """The topic list of one anchor entry (created when asked)."""
+        if len(entry) == 1:
+            table = self._single
+            key = entry[0]
+        else:
+            table = self._pairs.setdefault(entry[0], {}) if create else self._pairs[entry[0]]
+            key = entry[1]
+        found = table.get(key)
+        if found is None:
+            found = table[key] = []
+        return found
 
     def remove(self, topic_id: int) -> None:
         """Forget a topic; unknown ids are ignored."""
         if self._roots.pop(topic_id, None) is None:
             return
-        for key in self._anchors.pop(topic_id):
-            posting = self._postings[key]
+        for entry in self._entries.pop(topic_id):
+            posting = self._posting(entry, create=False)
             posting.remove(topic_id)
-            if not posting:
-                del self._postings[key]
+            if posting:
+                continue
+            if len(entry) == 1:
+                del self._single[entry[0]]
+            else:
+                del self._pairs[entry[0]][entry[1]]
+                if not self._pairs[entry[0]]:
+                    del self._pairs[entry[0]]
 
     def __len__(self) -> int:
         return len(self._roots)
@@ -61,13 +78,19 @@ class TopicIndex:
         return topic_id in self._roots
 
     def candidates(self, story: AnalyzedStory) -> set[int]:
-        """Topics filed under any key of the story: a superset of the matches."""
+        """Topics filed under keys the story has: a superset of the matches."""
         found: set[int] = set()
-        postings = self._postings
-        for key in story.keys:
-            posting = postings.get(key)
+        keys = story.keys
+        single = self._single
+        pairs = self._pairs
+        for key in keys:
+            posting = single.get(key)
             if posting is not None:
                 found.update(posting)
+            second = pairs.get(key)
+            if second is not None:
+                for other in keys.intersection(second):
+                    found.update(second[other])
         return found
 
     def match_analyzed(self, story: AnalyzedStory) -> list[TopicMatch]:
