@@ -130,3 +130,35 @@ def test_empty_and_hostile_text_gets_its_own_cluster() -> None:
     assert clusterer.assign(1, empty, T0) == 1
     assert clusterer.assign(2, weird, T0) == 2
     assert clusterer.assign(3, empty, T0) == 3
+
+
+def _background(clusterer: StoryClusterer, start_id: int) -> None:
+    """Fill the window with unrelated council and court news, so those words become common."""
+    topics = ["budget", "parking", "library", "school", "tram", "museum", "harbour", "park"]
+    for n, topic in enumerate(topics):
+        story = _story(
+            f"City council court hears {topic} case",
+            f"The city council told the court on Wednesday that the {topic} plan was lawful.",
+            f"Outlet {n}",
+            T0 + timedelta(minutes=n),
+        )
+        clusterer.assign(start_id + n, story, T0 + timedelta(minutes=n))
+
+
+def test_shared_rare_name_and_figure_join_a_paraphrase() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    first = _story(
+        "Court sentences surgeon Valmorel to 20 years",
+        "Retired surgeon Anton Valmorel was sentenced on Wednesday for abusing patients.",
+        "Harbour Times",
+        T0 + timedelta(hours=1),
+    )
+    second = _story(
+        "Valmorel gets 20-year jail term, judges rule",
+        "Judges handed the former doctor the maximum term after a three-month trial.",
+        "City Wire",
+        T0 + timedelta(hours=2),
+    )
+    assert clusterer.assign(1, first, T0 + timedelta(hours=1)) == 1
+    assert clusterer.assign(2, second, T0 + timedelta(hours=2)) == 1
