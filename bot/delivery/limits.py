@@ -29,7 +29,7 @@ _GROUP_KINDS = frozenset({ChatKind.GROUP, ChatKind.SUPERGROUP, ChatKind.CHANNEL}
 
 @dataclass(frozen=True)
 class Budgets:
-    """How fast the bot may send; the defaults are Telegram's published limits."""
+    """How fast the bot may send; the defaults follow Telegram's published limits, with headroom."""
 
     # A hair under Telegram's 30/s: against a strict one-second window, network jitter alone
     # would turn an exact 30/s into a steady trickle of 429s.
