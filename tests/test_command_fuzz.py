@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import Application
@@ -216,6 +216,7 @@ def test_every_command_answers_any_argument(live: LiveBot, command: str) -> None
 
     @FUZZ_SETTINGS
     @given(argument=ARGUMENT, separator=SEPARATOR, chat_id=CHAT_IDS)
+    @example(argument="Kabul? " * 680, separator=" ", chat_id=101)  # near Telegram's 4096
     def check(argument: str, separator: str, chat_id: int) -> None:
         replies = live.says(chat_id, f"/{command}{separator}{argument}", user_id=chat_id)
         assert_answered(live, replies)
@@ -269,6 +270,8 @@ def test_any_button_data_is_answered(live: LiveBot) -> None:
 
     @FUZZ_SETTINGS
     @given(data=data)
+    @example(data="more:10000000000000000000")
+    @example(data="why:²")
     def check(data: str) -> None:
         answers, messages = live.presses(104, greeting["message_id"], data)
         assert answers == 1 or messages >= 1
