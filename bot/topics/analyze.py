@@ -10,6 +10,7 @@ A story is analysed once into "keys" per field. A key is one of:
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -67,6 +68,11 @@ STEMMER_LANGUAGES: dict[str, str] = {
     "yi": "yiddish",
 }
 _STEMMERS: dict[str, object] = {}
+# Story words seen before, per language -> their keys. A plain dict: this lookup runs for
+# every word of every story, and lru_cache's argument handling costs more than the work.
+_KEY_CACHE: dict[str, dict[str, tuple[str, ...]]] = {}
+_KEY_CACHE_SIZE = 300_000
+_SOURCE_CACHE: dict[tuple[str, str | None], FieldText] = {}
 # Capitalised words up to this length keep a case-marked key (US, UK, UAE, NATO).
 _MAX_ACRONYM = 5
 
@@ -106,9 +112,12 @@ def is_acronym(surface: str) -> bool:
 
 def _prepare(text: str) -> str:
     """Join dotted abbreviations (U.S. -> US) and drop possessives before splitting."""
-    text = _ABBREV.sub(lambda m: m.group(0).replace(".", "").upper(), text)
-    text = _POSSESSIVE.sub("", text)
-    return _INNER_APOSTROPHE.sub("", text)
+    if "." in text:
+        text = _ABBREV.sub(lambda m: m.group(0).replace(".", "").upper(), text)
+    if "'" in text or "\u2019" in text or "\u02bc" in text:
+        text = _POSSESSIVE.sub("", text)
+        text = _INNER_APOSTROPHE.sub("", text)
+    return text
 
 
 def surface_words(text: str) -> list[str]:
@@ -173,9 +182,21 @@ def base_language(language: str | None) -> str:
     return language.strip().lower().replace("_", "-").split("-")[0]
 
 
-@lru_cache(maxsize=400_000)
 def token_keys(surface: str, language: str) -> tuple[str, ...]:
     """Every key a story word is indexed under (see the module docstring)."""
+    cache = _KEY_CACHE.get(language)
+    if cache is None:
+        cache = _KEY_CACHE[language] = {}
+    found = cache.get(surface)
+    if found is None:
+        if len(cache) >= _KEY_CACHE_SIZE:
+            cache.clear()  # crude but bounded; refilling costs one stem per word
+        found = cache[surface] = _token_keys(surface, language)
+    return found
+
+
+def _token_keys(surface: str, language: str) -> tuple[str, ...]:
+    """Every key a story word is indexed under, computed."""
     norm = normalize_word(surface)
     keys = ["=" + norm, stem(norm, "en")]
     if language and language != "en":
@@ -188,42 +209,67 @@ def token_keys(surface: str, language: str) -> tuple[str, ...]:
 
 
 class FieldText:
-    """One analysed field: its words and, per key, the positions where it occurs."""
+    """One analysed field: its words, their keys, and (built on first use) key positions."""
 
-    __slots__ = ("positions", "words")
+    __slots__ = ("_positions", "keys_of", "words")
 
     def __init__(self, words: list[str], keys_of: list[tuple[str, ...]]) -> None:
         self.words = words
-        positions: dict[str, list[int]] = {}
-        for pos, keys in enumerate(keys_of):
-            for key in keys:
-                found = positions.get(key)
-                if found is None:
-                    positions[key] = [pos]
-                else:
-                    found.append(pos)
-        self.positions = positions
+        self.keys_of = keys_of
+        self._positions: dict[str, list[int]] | None = None
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        """Key -> the word positions carrying it; only phrases and hit reports need this."""
+        if self._positions is None:
+            positions: dict[str, list[int]] = {}
+            for pos, keys in enumerate(self.keys_of):
+                for key in keys:
+                    found = positions.get(key)
+                    if found is None:
+                        positions[key] = [pos]
+                    else:
+                        found.append(pos)
+            self._positions = positions
+        return self._positions
+
+    def key_set(self) -> frozenset[str]:
+        """Every key of the field."""
+        return frozenset(itertools.chain.from_iterable(self.keys_of))
 
 
 def _analyze_field(text: str, language: str) -> FieldText:
     """Tokenize and key one text field."""
     words = surface_words(text)
-    return FieldText(words, [token_keys(w, language) for w in words])
+    cache = _KEY_CACHE.get(language)
+    if cache is None:
+        return FieldText(words, [token_keys(w, language) for w in words])
+    get = cache.get
+    return FieldText(words, [get(w) or token_keys(w, language) for w in words])
+
+
+def _source_field(source: str, site: str | None) -> FieldText:
+    """The keyed source name and site; feeds repeat them, so each pair is analysed once."""
+    found = _SOURCE_CACHE.get((source, site))
+    if found is None:
+        # An empty slot between name and site keeps phrases from spanning the two.
+        words = [*surface_words(source), "", *surface_words(site or "")]
+        keys: list[tuple[str, ...]] = [("source:" + normalize_word(w),) if w else () for w in words]
+        found = FieldText(words, keys)
+        if len(_SOURCE_CACHE) >= _KEY_CACHE_SIZE:
+            _SOURCE_CACHE.clear()
+        _SOURCE_CACHE[(source, site)] = found
+    return found
 
 
 class AnalyzedStory:
     """A story analysed once for matching: keyed title, summary, source and language."""
 
-    __slots__ = ("fields", "keys")
+    __slots__ = ("fields", "keys", "memo")
 
     def __init__(self, story: Story) -> None:
         language = base_language(story.language)
-        # An empty slot between name and site keeps phrases from spanning the two.
-        source_words = [*surface_words(story.source), "", *surface_words(story.site or "")]
-        source_keys: list[tuple[str, ...]] = [
-            ("source:" + normalize_word(w),) if w else () for w in source_words
-        ]
-        source = FieldText(source_words, source_keys)
+        source = _source_field(story.source, story.site)
         lang_keys: tuple[str, ...] = ()
         if story.language:
             full = story.language.strip().lower().replace("_", "-")
@@ -235,9 +281,9 @@ class AnalyzedStory:
             "lang": FieldText([story.language or ""], [lang_keys]),
         }
         # Every key of every field: one set lookup decides most candidate checks.
-        self.keys: frozenset[str] = frozenset().union(
-            *(f.positions.keys() for f in self.fields.values())
-        )
+        self.keys: frozenset[str] = frozenset().union(*(f.key_set() for f in self.fields.values()))
+        # Per-story results of shared compiled terms: many topics use the same terms.
+        self.memo: dict[object, object] = {}
 
 
 def analyze(story: Story) -> AnalyzedStory:

@@ -19,6 +19,7 @@ _TEXT_FIELDS = ("title", "summary")
 _COMMON = frozenset(stem(w) for w in stopwords())
 
 
+_UNSET = object()
 # An anchor: its cost, and entries (one or two keys each) of which a matching story has all
 # the keys of at least one.
 Anchor = tuple[float, frozenset[tuple[str, ...]]]
@@ -63,6 +64,13 @@ class CTerm:
         self.seqs = tuple(seq for seq in sequences if len(seq) > 1)
 
     def match(self, story: AnalyzedStory) -> bool:
+        """True when the term occurs in one of its fields (remembered per story)."""
+        found = story.memo.get(self)
+        if found is None:
+            found = story.memo[self] = self._match(story)
+        return found is True
+
+    def _match(self, story: AnalyzedStory) -> bool:
         """True when the term occurs in one of its fields."""
         if self.singles:
             if self.fields is _TEXT_FIELDS:
@@ -97,9 +105,12 @@ class CTerm:
         return None
 
     def hits(self, story: AnalyzedStory) -> list[TermHit]:
-        """The hit of this term, if any."""
-        hit = self.find(story)
-        return [] if hit is None else [hit]
+        """The hit of this term, if any (remembered per story)."""
+        key = (self, "hit")
+        hit = story.memo.get(key, _UNSET)
+        if hit is _UNSET:
+            hit = story.memo[key] = self.find(story)
+        return [hit] if isinstance(hit, TermHit) else []
 
     def anchor(self) -> Anchor | None:
         """Keys one of which every matching story contains, and their cost."""

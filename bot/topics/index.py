@@ -83,14 +83,15 @@ class TopicIndex:
         keys = story.keys
         single = self._single
         pairs = self._pairs
-        for key in keys:
-            posting = single.get(key)
-            if posting is not None:
-                found.update(posting)
-            second = pairs.get(key)
-            if second is not None:
-                for other in keys.intersection(second):
-                    found.update(second[other])
+        # Set operations in C pick the few story keys that have postings at all.
+        for key in single.keys() & keys:
+            found.update(single[key])
+        for key in pairs.keys() & keys:
+            second = pairs[key]
+            # Walk the smaller side: a popular first key can have thousands of partners.
+            both = keys.intersection(second) if len(second) <= len(keys) else second.keys() & keys
+            for other in both:
+                found.update(second[other])
         return found
 
     def match_analyzed(self, story: AnalyzedStory) -> list[TopicMatch]:
