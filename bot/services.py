@@ -7,11 +7,13 @@ result that the caller renders. Nothing here knows Telegram.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.models import Alert, ChatKind, StoredStory, TopicMatch
+from bot.models import Alert, ChatKind, StoredStory, Story, TopicMatch
+from bot.refine import Suggestion, exclusion, narrow, suggestions_for, widen
 from bot.storage.database import Database
 from bot.storage.repository import FeedHealth, Repository, SubscriptionInfo
 from bot.topics.describe import describe
@@ -23,6 +25,8 @@ logger = logging.getLogger(__name__)
 MAX_TOPICS_PER_CHAT = 50
 MAX_TOPIC_LENGTH = 200
 PREVIEW_DAYS = 3
+BUFFER_DAYS = 3  # the recent stories suggestions are computed from
+BUFFER_LIMIT = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,8 @@ class SubscribeResult:
     error: str | None = None
     already: bool = False
     topic_count: int = 0
+    subscription_id: int | None = None
+    suggestions: tuple[Suggestion, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,16 @@ class PreviewResult:
     total: int = 0
     stories: tuple[StoredStory, ...] = ()
     matches: tuple[TopicMatch, ...] = field(default=())
+    suggestions: tuple[Suggestion, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """After a 👎: the word that would leave stories like that one out of a topic."""
+
+    subscription_id: int
+    topic: str
+    word: str
 
 
 def check_topic_text(text: str) -> tuple[Query | None, str | None]:
@@ -151,8 +167,8 @@ class Services:
             repo = Repository(session)
             info = repo.upsert_chat(chat.telegram_id, chat.kind, chat.title, now)
             current = repo.subscriptions(info.id)
-            topic_id, created = repo.topic_id_for(query.canonical, now)
-            if any(sub.topic_id == topic_id for sub in current):
+            existing = repo.find_topic(query.canonical)
+            if existing is not None and any(sub.topic_id == existing for sub in current):
                 return SubscribeResult(
                     text, describe(query), already=True, topic_count=len(current)
                 )
@@ -164,12 +180,116 @@ class Services:
                         "Remove one with /unsubscribe first."
                     ),
                 )
-            repo.add_subscription(info.id, topic_id, text, now)
+            topic_id, created = repo.topic_id_for(query.canonical, now)
+            sub = repo.add_subscription(info.id, topic_id, text, now)
+            buffer = self._buffer(repo, now)
         self.topics.learn(topic_id, query)
         logger.info(
             "subscribed chat_id=%s topic_id=%s new_topic=%s", chat.telegram_id, topic_id, created
         )
-        return SubscribeResult(text, describe(query), topic_count=len(current) + 1)
+        return SubscribeResult(
+            text,
+            describe(query),
+            topic_count=len(current) + 1,
+            subscription_id=sub.id,
+            suggestions=tuple(suggestions_for(query, buffer)),
+        )
+
+    @staticmethod
+    def _buffer(repo: Repository, now: datetime) -> list[Story]:
+        recent = repo.recent_stories(now - timedelta(days=BUFFER_DAYS), limit=BUFFER_LIMIT)
+        return [item.story for item in recent]
+
+    def widen_topic(
+        self, chat: ChatRef, subscription_id: int, term_index: int, word: str, now: datetime
+    ) -> SubscribeResult:
+        """Accept a suggestion: the topic also matches ``word`` for one of its terms."""
+        return self._rewrite(chat, subscription_id, lambda text: widen(text, term_index, word), now)
+
+    def narrow_topic(
+        self, chat: ChatRef, subscription_id: int, word: str, now: datetime
+    ) -> SubscribeResult:
+        """Accept an exclusion: the topic leaves out stories that mention ``word``."""
+        return self._rewrite(chat, subscription_id, lambda text: narrow(text, word), now)
+
+    def _rewrite(
+        self,
+        chat: ChatRef,
+        subscription_id: int,
+        change: Callable[[str], str],
+        now: datetime,
+    ) -> SubscribeResult:
+        """Replace a subscription's topic text by ``change(text)``, keeping the index in step."""
+        with self.database.session() as session:
+            repo = Repository(session)
+            info = repo.find_chat(chat.telegram_id)
+            sub = repo.subscription(info.id, subscription_id) if info is not None else None
+            if info is None or sub is None:
+                return SubscribeResult("", error="That topic is no longer followed here.")
+            try:
+                new_text = change(sub.query_text)
+            except QueryError as exc:
+                return SubscribeResult(
+                    sub.query_text, error=f"I could not change that topic: {exc}"
+                )
+            query, error = check_topic_text(new_text)
+            if query is None:
+                return SubscribeResult(new_text, error=error)
+            others = [s for s in repo.subscriptions(info.id) if s.id != sub.id]
+            existing = repo.find_topic(query.canonical)
+            if existing is not None and any(s.topic_id == existing for s in others):
+                return SubscribeResult(new_text, describe(query), already=True)
+            topic_id, _ = repo.topic_id_for(query.canonical, now)
+            orphan = repo.retarget_subscription(sub.id, topic_id, new_text)
+        self.topics.learn(topic_id, query)
+        if orphan is not None:
+            self.topics.forget(orphan)
+        return SubscribeResult(
+            new_text,
+            describe(query),
+            topic_count=len(others) + 1,
+            subscription_id=subscription_id,
+        )
+
+    def like_alert(self, chat_id: int, alert_id: int, now: datetime) -> SubscribeResult | None:
+        """After a 👍 on an alert: the topic's suggested words that this story also uses."""
+        with self.database.session() as session:
+            repo = Repository(session)
+            alert = repo.alert_for_chat(chat_id, alert_id)
+            sub_id = repo.alert_subscription(alert_id) if alert is not None else None
+            info = repo.find_chat(chat_id)
+            sub = repo.subscription(info.id, sub_id) if info and sub_id else None
+            if alert is None or sub is None:
+                return None
+            buffer = self._buffer(repo, now)
+        query, _ = check_topic_text(sub.query_text)
+        if query is None:
+            return None
+        story_words = {w.casefold() for w in re.findall(r"\w+", f"{alert.title} {alert.summary}")}
+        picked = []
+        for suggestion in suggestions_for(query, buffer):
+            words = tuple(w for w in suggestion.words if w.casefold() in story_words)
+            if words:
+                picked.append(Suggestion(suggestion.term_index, suggestion.term, words))
+        return SubscribeResult(sub.query_text, subscription_id=sub.id, suggestions=tuple(picked))
+
+    def dislike_alert(self, chat_id: int, alert_id: int, now: datetime) -> Exclusion | None:
+        """After a 👎 on an alert: propose a word whose exclusion would have kept it away."""
+        with self.database.session() as session:
+            repo = Repository(session)
+            alert = repo.alert_for_chat(chat_id, alert_id)
+            sub_id = repo.alert_subscription(alert_id) if alert is not None else None
+            info = repo.find_chat(chat_id)
+            sub = repo.subscription(info.id, sub_id) if info and sub_id else None
+            stored = repo.get_story(alert.story_id) if alert is not None else None
+            if sub is None or stored is None:
+                return None
+            buffer = self._buffer(repo, now)
+        try:
+            word = exclusion(sub.query_text, stored.story, buffer)
+        except QueryError:
+            return None
+        return Exclusion(sub.id, sub.query_text, word) if word else None
 
     def list_topics(self, chat: ChatRef) -> list[SubscriptionInfo]:
         """A chat's topics, in the order /topics numbers them."""
@@ -224,9 +344,11 @@ class Services:
             if found:
                 seen_clusters.add(item.cluster_id)
                 hits.append((item, found[0]))
+        buffer = [item.story for item in stored[:BUFFER_LIMIT]]
         return PreviewResult(
             text,
             describe(query),
+            suggestions=tuple(suggestions_for(query, buffer)),
             days=days,
             total=len(hits),
             stories=tuple(item for item, _ in hits[:limit]),
@@ -252,13 +374,12 @@ class Services:
             repo = Repository(session)
             alert = repo.alert_for_chat(chat_id, alert_id)
             info = repo.find_chat(chat_id)
-            if alert is None or info is None:
+            sub_id = repo.alert_subscription(alert_id) if alert is not None else None
+            sub = repo.subscription(info.id, sub_id) if info is not None and sub_id else None
+            if sub is None:
                 return None
-            for sub in repo.subscriptions(info.id):
-                if sub.query_text == alert.topic:
-                    repo.set_muted(sub.id, True)
-                    return sub.query_text
-        return None
+            repo.set_muted(sub.id, True)
+            return sub.query_text
 
     def feed_health(self) -> list[FeedHealth]:
         """Every feed with its last success and error, for admins."""

@@ -76,6 +76,7 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("topics", subscriber.topics))
     app.add_handler(CommandHandler("preview", subscriber.preview))
     app.add_handler(CommandHandler("feeds", admin.feeds))
+    app.add_handler(CallbackQueryHandler(subscriber.refine_button, pattern=r"^(add|ex):"))
     app.add_handler(CallbackQueryHandler(subscriber.alert_button))
     app.add_handler(MessageHandler(filters.COMMAND, subscriber.unknown_command))
     app.add_handler(

@@ -159,7 +159,7 @@ def render_plain(alert: Alert, now: datetime, *, limit: int = MESSAGE_LIMIT) -> 
 
 
 def alert_keyboard(alert: Alert) -> InlineKeyboardMarkup:
-    """The follow-up buttons under an alert: More, Sources, Why?, Mute topic."""
+    """The follow-up buttons under an alert: More, Sources, Why?, Mute topic, 👍 and 👎."""
     return InlineKeyboardMarkup(
         [
             [
@@ -169,6 +169,10 @@ def alert_keyboard(alert: Alert) -> InlineKeyboardMarkup:
             [
                 InlineKeyboardButton("Why?", callback_data=f"why:{alert.id}"),
                 InlineKeyboardButton("Mute topic", callback_data=f"mute:{alert.id}"),
+            ],
+            [
+                InlineKeyboardButton("👍", callback_data=f"up:{alert.id}"),
+                InlineKeyboardButton("👎", callback_data=f"down:{alert.id}"),
             ],
         ]
     )

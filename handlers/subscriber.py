@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from datetime import UTC, datetime
 
-from telegram import Chat, Update
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.models import ChatKind
+from bot.refine import Suggestion
 from bot.services import MAX_TOPIC_LENGTH, MAX_TOPICS_PER_CHAT, ChatRef, Services
 from handlers.render import render_sources, render_why
 
@@ -68,12 +70,39 @@ def command_argument(update: Update) -> str:
     return rest.strip()
 
 
-async def reply(update: Update, text: str) -> None:
+async def reply(update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
     """Answer in the chat the update came from, as Telegram HTML."""
     message = update.effective_message
     if message is None:
         return
-    await message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=False)
+    await message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=False, reply_markup=keyboard)
+
+
+def suggestion_keyboard(
+    subscription_id: int | None, suggestions: tuple[Suggestion, ...]
+) -> InlineKeyboardMarkup | None:
+    """One button per suggested word: pressing it widens that term of the topic."""
+    if subscription_id is None or not suggestions:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"+ {word}", callback_data=f"add:{subscription_id}:{item.term_index}:{word}"
+            )
+            for word in item.words
+        ]
+        for item in suggestions
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def describe_suggestions(suggestions: tuple[Suggestion, ...]) -> str:
+    """'Recent stories also call Afghanistan: kabul, taliban.' lines."""
+    return "\n".join(
+        f"Recent stories also call <b>{html.escape(item.term)}</b>: "
+        + ", ".join(html.escape(w) for w in item.words)
+        for item in suggestions
+    )
 
 
 async def may_change_topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -132,7 +161,9 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None or not await may_change_topics(update, context):
         return
-    result = services_of(context).subscribe(chat_ref(chat), command_argument(update), now_utc())
+    result = await asyncio.to_thread(
+        services_of(context).subscribe, chat_ref(chat), command_argument(update), now_utc()
+    )
     if result.error is not None:
         await reply(update, html.escape(result.error))
         return
@@ -140,12 +171,14 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if result.already:
         await reply(update, f"This chat already follows <b>{topic}</b>.")
         return
-    await reply(
-        update,
+    text = (
         f"✅ Subscribed to <b>{topic}</b>.\n"
         f"I will alert you about {html.escape(result.description)}.\n\n"
-        f"This chat follows {result.topic_count} topic(s): /topics",
+        f"This chat follows {result.topic_count} topic(s): /topics"
     )
+    if result.suggestions:
+        text += "\n\n" + describe_suggestions(result.suggestions) + "\nTap a word to match it too."
+    await reply(update, text, suggestion_keyboard(result.subscription_id, result.suggestions))
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -185,7 +218,9 @@ async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show which stored stories of the last days a topic would have matched."""
-    result = services_of(context).preview(command_argument(update), now_utc())
+    result = await asyncio.to_thread(
+        services_of(context).preview, command_argument(update), now_utc()
+    )
     if result.error is not None:
         await reply(update, html.escape(result.error))
         return
@@ -200,7 +235,11 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         title = html.escape(story.title)
         link = f'<a href="{html.escape(story.url, quote=True)}">{title}</a>' if story.url else title
         lines.append(f"• {link} ({html.escape(story.source)})")
-    await reply(update, head + (":\n" + "\n".join(lines) if lines else "."))
+    text = head + (":\n" + "\n".join(lines) if lines else ".")
+    if result.suggestions:
+        text += "\n\n" + describe_suggestions(result.suggestions)
+        text += "\nAdd them to a topic with OR, e.g. <code>(Afghanistan OR Kabul) Pakistan</code>."
+    await reply(update, text)
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -234,6 +273,10 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if alert is None:
         await query.answer("That alert is no longer available.")
         return
+    if action in {"up", "down"}:
+        await query.answer()
+        await feedback(update, context, alert.id, liked=action == "up")
+        return
     if action == "mute":
         topic = services.mute_alert_topic(chat.id, alert.id)
         await query.answer(f"Muted {topic}" if topic else "Already removed.")
@@ -251,3 +294,84 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     elif action == "more":
         title = html.escape(alert.title)
         await reply(update, f"<b>{title}</b>\n\n{html.escape(services.longer_summary(alert))}")
+
+
+async def feedback(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, alert_id: int, *, liked: bool
+) -> None:
+    """👍 offers words that would find more stories like this; 👎 offers a word to leave out."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    services = services_of(context)
+    if liked:
+        found = await asyncio.to_thread(services.like_alert, chat.id, alert_id, now_utc())
+        if found is None or not found.suggestions:
+            await reply(update, "👍 Thanks! I'll keep sending stories like this one.")
+            return
+        await reply(
+            update,
+            "👍 Thanks! To find more stories like this one:\n"
+            + describe_suggestions(found.suggestions)
+            + "\nTap a word to match it too.",
+            suggestion_keyboard(found.subscription_id, found.suggestions),
+        )
+        return
+    proposal = await asyncio.to_thread(services.dislike_alert, chat.id, alert_id, now_utc())
+    if proposal is None:
+        await reply(
+            update,
+            "👎 Noted. I found no word that sets this story apart; you can narrow the topic "
+            "yourself, e.g. <code>/subscribe TOPIC -word</code>, or mute it from the alert.",
+        )
+        return
+    word = html.escape(proposal.word)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    f"Leave out {proposal.word}",
+                    callback_data=f"ex:{proposal.subscription_id}:{proposal.word}",
+                )
+            ]
+        ]
+    )
+    await reply(
+        update,
+        f"👎 Noted. Leave out stories that mention <b>{word}</b> from "
+        f"<b>{html.escape(proposal.topic)}</b>?",
+        keyboard,
+    )
+
+
+async def refine_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Buttons that change a topic with the subscriber's consent: add:… and ex:…."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    if not await may_change_topics(update, context):
+        await query.answer()
+        return
+    parts = (query.data or "").split(":", 3)
+    services = services_of(context)
+    if parts[0] == "add" and len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
+        result = services.widen_topic(
+            chat_ref(chat), int(parts[1]), int(parts[2]), parts[3], now_utc()
+        )
+    elif parts[0] == "ex" and len(parts) == 3 and parts[1].isdigit():
+        result = services.narrow_topic(chat_ref(chat), int(parts[1]), parts[2], now_utc())
+    else:
+        await query.answer("That button no longer works.")
+        return
+    await query.answer()
+    if result.error is not None:
+        await reply(update, html.escape(result.error))
+    elif result.already:
+        await reply(update, f"This chat already follows <b>{html.escape(result.query_text)}</b>.")
+    else:
+        await reply(
+            update,
+            f"✏️ Your topic is now <b>{html.escape(result.query_text)}</b>: "
+            f"{html.escape(result.description)}.",
+        )

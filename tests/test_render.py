@@ -135,9 +135,9 @@ def test_plain_fallback_has_no_markup_and_shows_the_link() -> None:
 def test_keyboard_buttons_and_callback_data() -> None:
     keyboard = alert_keyboard(make_alert(id=2**62))
     buttons = [b for row in keyboard.inline_keyboard for b in row]
-    assert [b.text for b in buttons] == ["More", "Sources", "Why?", "Mute topic"]
+    assert [b.text for b in buttons] == ["More", "Sources", "Why?", "Mute topic", "👍", "👎"]
     assert [b.callback_data for b in buttons] == [
-        f"{kind}:{2**62}" for kind in ("more", "src", "why", "mute")
+        f"{kind}:{2**62}" for kind in ("more", "src", "why", "mute", "up", "down")
     ]
     assert all(len(str(b.callback_data).encode()) <= 64 for b in buttons)
 

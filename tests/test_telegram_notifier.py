@@ -73,7 +73,7 @@ async def test_alert_arrives_with_html_keyboard_and_thread(
     buttons = [
         b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row
     ]
-    assert buttons == ["more:17", "src:17", "why:17", "mute:17"]
+    assert buttons == ["more:17", "src:17", "why:17", "mute:17", "up:17", "down:17"]
     assert message["message_thread_id"] == 12
     assert message["link_preview_options"] == {"is_disabled": True}
 

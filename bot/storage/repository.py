@@ -344,11 +344,15 @@ class Repository:
             for row in self.session.scalars(query)
         ]
 
-    def topic_id_for(self, canonical: str, now: datetime) -> tuple[int, bool]:
-        """The topic row for a canonical query, created when new; returns (id, created)."""
-        found = self.session.scalars(
+    def find_topic(self, canonical: str) -> int | None:
+        """The id of the topic with this canonical query, if any chat follows it."""
+        return self.session.scalars(
             select(TopicRow.id).where(TopicRow.canonical == canonical)
         ).first()
+
+    def topic_id_for(self, canonical: str, now: datetime) -> tuple[int, bool]:
+        """The topic row for a canonical query, created when new; returns (id, created)."""
+        found = self.find_topic(canonical)
         if found is not None:
             return found, False
         row = TopicRow(canonical=canonical, created_at=now)
@@ -384,6 +388,38 @@ class Repository:
             return None
         self.session.execute(delete(TopicRow).where(TopicRow.id == topic_id))
         return topic_id
+
+    def subscription(self, chat_id: int, subscription_id: int) -> SubscriptionInfo | None:
+        """One of a chat's subscriptions by id (None when it is another chat's or gone)."""
+        row = self.session.get(SubscriptionRow, subscription_id)
+        if row is None or row.chat_id != chat_id:
+            return None
+        return SubscriptionInfo(row.id, row.topic_id, row.query_text, row.muted, row.created_at)
+
+    def alert_subscription(self, alert_id: int) -> int | None:
+        """The subscription an alert was sent for."""
+        return self.session.scalar(
+            select(OutboxRow.subscription_id).where(OutboxRow.id == alert_id)
+        )
+
+    def retarget_subscription(
+        self, subscription_id: int, topic_id: int, query_text: str
+    ) -> int | None:
+        """Point a subscription at another topic; returns the old topic's id if now unfollowed."""
+        row = self.session.get_one(SubscriptionRow, subscription_id)
+        old = row.topic_id
+        row.topic_id = topic_id
+        row.query_text = query_text
+        self.session.flush()
+        if old == topic_id:
+            return None
+        remaining = self.session.scalar(
+            select(func.count()).select_from(SubscriptionRow).where(SubscriptionRow.topic_id == old)
+        )
+        if remaining:
+            return None
+        self.session.execute(delete(TopicRow).where(TopicRow.id == old))
+        return old
 
     def set_muted(self, subscription_id: int, muted: bool) -> None:
         """Mute or unmute one subscription."""

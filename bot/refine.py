@@ -1,0 +1,81 @@
+"""Topic refinement with the subscriber's consent: suggested other names, and 👎 exclusions.
+
+Both rewrite the visible topic text (``(Afghanistan OR Kabul) Pakistan``, ``... -cricket``),
+so what a chat follows is always what it can read in /topics.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.models import Story
+from bot.topics.expand import exclusion_for, suggest_for_query, with_alternatives
+from bot.topics.query import Query, QueryError, Term, parse_query, terms_of
+
+SUGGESTIONS_PER_TERM = 3
+MAX_WORD_CHARS = 30  # keeps a button's callback data within Telegram's 64 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """Other words for one of a topic's terms, found in recent stories."""
+
+    term_index: int  # position among the query's free (unscoped) terms
+    term: str
+    words: tuple[str, ...]
+
+
+def free_terms(query: Query) -> list[Term]:
+    """The query's terms without a field scope, left to right (what suggestions widen)."""
+    return [t for t in terms_of(query.root) if t.field is None]
+
+
+def suggestions_for(query: Query, buffer: Sequence[Story]) -> list[Suggestion]:
+    """Related words per term of ``query``, from the recent-story buffer."""
+    found = suggest_for_query(query, buffer, limit=SUGGESTIONS_PER_TERM)
+    result = []
+    for index, term in enumerate(free_terms(query)):
+        text = " ".join(term.words)
+        words = tuple(w for w in found.get(text, []) if len(w) <= MAX_WORD_CHARS)
+        if words:
+            result.append(Suggestion(index, term.display or text, words))
+    return result
+
+
+def _splice(text: str, old: str, new: str) -> str:
+    """Replace the first standalone occurrence of ``old`` in ``text`` (case-insensitive)."""
+    pattern = re.compile(rf"(?<![\w\"=~:-]){re.escape(old)}(?!\w)", re.IGNORECASE)
+    return pattern.sub(lambda m: new.replace("\\0", m.group(0)), text, count=1)
+
+
+def widen(text: str, term_index: int, word: str) -> str:
+    """The topic text with its ``term_index``-th term widened to ``(term OR word)``."""
+    query = parse_query(text)
+    terms = free_terms(query)
+    if not 0 <= term_index < len(terms):
+        raise QueryError("that suggestion no longer fits this topic", 0)
+    term = " ".join(terms[term_index].words)
+    wider = with_alternatives(query, term, [word])
+    # Keep the subscriber's own spelling where the splice reads back to the same query.
+    spelled = _splice(text, term, f"(\\0 OR {word})")
+    try:
+        if parse_query(spelled).canonical == wider.canonical:
+            return spelled
+    except QueryError:
+        pass
+    return wider.canonical
+
+
+def exclusion(text: str, story: Story, buffer: Sequence[Story]) -> str | None:
+    """A word to leave out after a 👎 on ``story`` (None when nothing distinctive is found)."""
+    word = exclusion_for(parse_query(text), story, buffer)
+    return word if word is not None and len(word) <= MAX_WORD_CHARS else None
+
+
+def narrow(text: str, word: str) -> str:
+    """The topic text with ``-word`` added; QueryError when the result is not a valid topic."""
+    narrowed = f"{text} -{word}"
+    parse_query(narrowed)
+    return narrowed
