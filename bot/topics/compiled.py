@@ -50,6 +50,16 @@ def key_cost(key: str) -> float:
     return 1.0 + 6.0 / max(len(key), 1)
 
 
+def _set_cost(keys: tuple[str, ...]) -> float:
+    """The anchor cost of one word's keys."""
+    return sum(map(key_cost, keys))
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    """A pair entry, rarer (cheaper) key first: fewer stories then reach its second table."""
+    return (a, b) if (key_cost(a), a) <= (key_cost(b), b) else (b, a)
+
+
 class CTerm:
     """A compiled term: the key sequences it matches and the fields it looks in."""
 
@@ -113,11 +123,22 @@ class CTerm:
         return [hit] if isinstance(hit, TermHit) else []
 
     def anchor(self) -> Anchor | None:
-        """Keys one of which every matching story contains, and their cost."""
-        keys = set(self.singles)
+        """Entries one of which every matching story has, and their cost.
+
+        A phrase is filed under pairs of keys of its two rarest words, which stories hold
+        far less often than either word alone.
+        """
+        entries: set[tuple[str, ...]] = {(k,) for k in self.singles}
+        cost = sum(map(key_cost, self.singles))
         for seq in self.seqs:
-            keys.update(min((set(ks) for ks in seq), key=lambda s: sum(map(key_cost, s))))
-        return sum(map(key_cost, keys)), frozenset((k,) for k in keys)
+            first, second = sorted(seq, key=_set_cost)[:2]
+            if len(first) * len(second) <= MAX_PAIRS:
+                entries.update(_pair(a, b) for a in first for b in second)
+                cost += _set_cost(first) * _set_cost(second) / 100.0
+            else:
+                entries.update((k,) for k in first)
+                cost += _set_cost(first)
+        return cost, frozenset(entries)
 
 
 def _sequences(term: Term, languages: tuple[str, ...]) -> list[tuple[tuple[str, ...], ...]]:
@@ -181,12 +202,7 @@ class CAnd:
         (cost1, first), (cost2, second) = options[0], options[1]
         if len(first) * len(second) > MAX_PAIRS or any(len(e) != 1 for e in first | second):
             return options[0]
-        # Rarer key first: stories then reach fewer second-level tables.
-        pairs = frozenset(
-            (a[0], b[0]) if key_cost(a[0]) >= key_cost(b[0]) else (b[0], a[0])
-            for a in first
-            for b in second
-        )
+        pairs = frozenset(_pair(a[0], b[0]) for a in first for b in second)
         return cost1 * cost2 / 100.0, pairs
 
 
