@@ -15,7 +15,7 @@ from telegram.ext import ContextTypes
 from bot.models import ChatKind
 from bot.refine import Suggestion
 from bot.services import MAX_TOPIC_LENGTH, MAX_TOPICS_PER_CHAT, ChatRef, Services
-from handlers.render import render_sources, render_why
+from handlers.render import render_sources, render_why, split_message
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,21 @@ async def reply(update: Update, text: str, keyboard: InlineKeyboardMarkup | None
     message = update.effective_message
     if message is None:
         return
-    await message.reply_text(text, parse_mode=ParseMode.HTML, do_quote=False, reply_markup=keyboard)
+    parts = split_message(text)
+    for number, part in enumerate(parts, start=1):
+        await message.reply_text(
+            part,
+            parse_mode=ParseMode.HTML,
+            do_quote=False,
+            reply_markup=keyboard if number == len(parts) else None,
+        )
+
+
+def parse_id(raw: str) -> int | None:
+    """A row id from callback data: ASCII digits that fit a 64-bit integer, else None."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    return None
 
 
 def suggestion_keyboard(
@@ -269,7 +283,8 @@ async def alert_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     action, _, raw_id = (query.data or "").partition(":")
     services = services_of(context)
-    alert = services.alert_for(chat.id, int(raw_id)) if raw_id.isdigit() else None
+    alert_id = parse_id(raw_id)
+    alert = services.alert_for(chat.id, alert_id) if alert_id is not None else None
     if alert is None:
         await query.answer("That alert is no longer available.")
         return
@@ -355,12 +370,12 @@ async def refine_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     parts = (query.data or "").split(":", 3)
     services = services_of(context)
-    if parts[0] == "add" and len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
-        result = services.widen_topic(
-            chat_ref(chat), int(parts[1]), int(parts[2]), parts[3], now_utc()
-        )
-    elif parts[0] == "ex" and len(parts) == 3 and parts[1].isdigit():
-        result = services.narrow_topic(chat_ref(chat), int(parts[1]), parts[2], now_utc())
+    sub_id = parse_id(parts[1]) if len(parts) > 1 else None
+    term_index = parse_id(parts[2]) if len(parts) == 4 else None
+    if parts[0] == "add" and sub_id is not None and term_index is not None:
+        result = services.widen_topic(chat_ref(chat), sub_id, term_index, parts[3], now_utc())
+    elif parts[0] == "ex" and len(parts) == 3 and sub_id is not None:
+        result = services.narrow_topic(chat_ref(chat), sub_id, parts[2], now_utc())
     else:
         await query.answer("That button no longer works.")
         return
