@@ -38,6 +38,7 @@ class Settings:
     allow_private_feeds: bool = False
     tick_seconds: float = 30.0
     delivery_lease_seconds: float = 120.0
+    article_wait_seconds: float = 20.0
     log_level: str = "INFO"
     llm_base_url: str | None = None
     llm_model: str | None = None
@@ -83,6 +84,9 @@ class Settings:
                 "NEWSBOT_DELIVERY_LEASE_SECONDS",
                 environ.get("NEWSBOT_DELIVERY_LEASE_SECONDS", "120"),
             ),
+            article_wait_seconds=_parse_seconds(
+                "NEWSBOT_ARTICLE_WAIT_SECONDS", environ.get("NEWSBOT_ARTICLE_WAIT_SECONDS", "20")
+            ),
             log_level=(environ.get("NEWSBOT_LOG_LEVEL", "INFO").strip() or "INFO").upper(),
             llm_base_url=llm_base_url,
             llm_model=llm_model,
@@ -126,6 +130,16 @@ def _parse_positive_float(name: str, raw: str) -> float:
         raise SettingsError(f"{name} must be a number of seconds, got {raw!r}.") from None
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {raw!r}.")
+    return value
+
+
+def _parse_seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}.") from None
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 or more, got {raw!r}.")
     return value
 
 

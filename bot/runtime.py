@@ -40,10 +40,13 @@ class Runtime:
         topics = TopicBook()
         services = Services(database, topics, admins=settings.admins)
         services.load()
-        llm = None
-        if settings.llm_base_url and settings.llm_model:
-            llm = LlmSummarizer(settings.llm_base_url, settings.llm_model, settings.llm_api_key)
-        enricher = StoryEnricher(fetcher, llm=llm)
+        enricher = None
+        if settings.article_wait_seconds > 0:
+            llm = None
+            if settings.llm_base_url and settings.llm_model:
+                llm = LlmSummarizer(settings.llm_base_url, settings.llm_model, settings.llm_api_key)
+            wait = timedelta(seconds=settings.article_wait_seconds)
+            enricher = StoryEnricher(fetcher, llm=llm, hold=wait)
         pipeline = Pipeline(database, fetcher, topics, enricher=enricher)
         pipeline.sync_feeds(feeds, now or datetime.now(UTC))
         return cls(settings, database, services, pipeline, fetcher, SqlOutbox(database))

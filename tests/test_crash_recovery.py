@@ -219,6 +219,9 @@ class CrashRun:
     stored_stories: int
     served_stories: int
     final_exit: int
+    # Alerts a kill caught between Telegram's acceptance and the mark: the only ones that may
+    # arrive twice (the documented window of docs/DELIVERY.md).
+    in_window: frozenset[tuple[int, str]]
 
 
 def count_titles(
@@ -249,6 +252,7 @@ def kill_at_random_points(
     for path, feed_items in items.items():
         feed_server.set_feed(path, rss(feed_items))
     asyncio.run(seed(env))
+    in_window: set[tuple[int, str]] = set()
     # Two workers wait ready at all times, so a restart never waits for imports.
     ready = deque([Worker(env, log), Worker(env, log)])
     try:
@@ -268,6 +272,7 @@ def kill_at_random_points(
             mode = KILL_MODES[round_number % len(KILL_MODES)]
             wait_for_kill_point(mode, rng, before, feed_server, telegram)
             worker.kill()
+            in_window |= caught_in_window(database, telegram, items)
 
         expected = frozenset(
             (chat, item.title)
@@ -313,7 +318,24 @@ def kill_at_random_points(
         stored_stories=int(stored),
         served_stories=sum(len(feed_items) for feed_items in items.values()),
         final_exit=final_exit,
+        in_window=frozenset(in_window),
     )
+
+
+def caught_in_window(
+    database: Database, telegram: FakeTelegramServer, items: dict[str, list[FeedItem]]
+) -> set[tuple[int, str]]:
+    """Alerts still claimed ('sending') by the killed worker that the chat already received."""
+    time.sleep(0.1)  # let the fake server finish a request the dead worker had sent
+    with database.session() as session:
+        claimed = session.execute(
+            text(
+                "SELECT c.telegram_id, s.title FROM outbox o JOIN chats c ON c.id = o.chat_id "
+                "JOIN stories s ON s.id = o.story_id WHERE o.status = 'sending'"
+            )
+        ).all()
+    delivered = count_titles(telegram, items)
+    return {(int(chat), str(title)) for chat, title in claimed if (chat, title) in delivered}
 
 
 @pytest.fixture(scope="module")
@@ -334,6 +356,7 @@ def crash_run(tmp_path_factory: pytest.TempPathFactory) -> CrashRun:
             "NEWSBOT_ALLOW_PRIVATE_FEEDS": "1",
             "NEWSBOT_TICK_SECONDS": "0.2",
             "NEWSBOT_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS),
+            "NEWSBOT_ARTICLE_WAIT_SECONDS": "2",
             "NEWSBOT_LOG_LEVEL": "INFO",
             "PYTHONPATH": str(REPO_ROOT),
         }
@@ -358,16 +381,11 @@ def test_no_alert_is_lost_and_storage_stays_consistent(crash_run: CrashRun) -> N
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "at-least-once by design: a worker killed after Telegram accepted a message but before "
-        "SqlOutbox.record_outcome committed leaves the row 'sending'; when the lease lapses "
-        "claim_due sends it again (bot/storage/outbox.py claim_due, "
-        "bot/delivery/worker.py _deliver)"
-    ),
-)
-def test_every_alert_is_delivered_exactly_once(crash_run: CrashRun) -> None:
-    duplicated = sorted((key, n) for key, n in crash_run.seen.items() if n > 1)
-    assert not duplicated, f"alerts delivered more than once: {duplicated}"
-    assert crash_run.messages == len(crash_run.expected)
+def test_every_alert_is_delivered_once_but_for_the_documented_window(crash_run: CrashRun) -> None:
+    # A kill after Telegram accepted a message and before the mark was stored repeats that
+    # message once (at-least-once; Telegram has no idempotency key). Nothing else may repeat.
+    repeated = {key: n for key, n in crash_run.seen.items() if n > 1}
+    unexplained = sorted(key for key in repeated if key not in crash_run.in_window)
+    assert not unexplained, f"alerts repeated outside the documented window: {unexplained}"
+    assert all(n == 2 for n in repeated.values()), repeated
+    assert crash_run.messages == len(crash_run.expected) + len(repeated)
