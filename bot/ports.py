@@ -24,9 +24,7 @@ class OutboxStore(Protocol):
     is what makes delivery at-least-once.
     """
 
-    def claim_due(
-        self, now: datetime, *, limit: int, worker: str, lease: timedelta
-    ) -> list[Alert]:
+    def claim_due(self, now: datetime, *, limit: int, worker: str, lease: timedelta) -> list[Alert]:
         """Lease up to ``limit`` pending alerts that are due at ``now``, oldest first."""
         ...
 
