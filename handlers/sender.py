@@ -7,7 +7,6 @@ the chat, move a migrated group, or give up on one alert. ``deliver`` never rais
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +24,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.logs import REDACTED, redact
 from bot.models import Alert, DeliveryOutcome, OutcomeKind
 from handlers.render import alert_keyboard, render_alert, render_plain, split_message
 
@@ -32,48 +32,7 @@ logger = logging.getLogger(__name__)
 
 # Telegram counted more than we did (it should not happen): resend in clearly smaller parts.
 _SPLIT_LIMIT = 3000
-_TOKEN_RE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
 _BAD_TOKEN_RETRY = timedelta(minutes=5)
-
-
-def redact_tokens(text: str) -> str:
-    """``text`` with anything shaped like a bot token replaced by ``<token>``."""
-    return _TOKEN_RE.sub("<token>", text)
-
-
-class TokenRedactingFilter(logging.Filter):
-    """Rewrites log records so that no bot token reaches a handler."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the formatted message in place; never drops a record."""
-        message = record.getMessage()
-        redacted = redact_tokens(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-# Loggers known to print Bot API URLs (which contain the token): httpx logs every request
-# at INFO, and python-telegram-bot's Bot logs its base URL at DEBUG when it is constructed.
-_URL_LOGGERS = (
-    "httpx",
-    "httpcore",
-    "telegram.Bot",
-    "telegram.ext.ExtBot",
-    "telegram.ext.Updater",
-    "telegram.ext.Application",
-)
-
-
-def install_token_redaction() -> None:
-    """Attach the redacting filter to the loggers that print Bot API URLs (idempotent).
-
-    Call it before building the ``Bot``: its constructor already logs the URL.
-    """
-    for name in _URL_LOGGERS:
-        target = logging.getLogger(name)
-        if not any(isinstance(f, TokenRedactingFilter) for f in target.filters):
-            target.addFilter(TokenRedactingFilter())
 
 
 def _utc_now() -> datetime:
@@ -86,7 +45,6 @@ class TelegramNotifier:
     def __init__(self, bot: Bot, *, now: Callable[[], datetime] = _utc_now) -> None:
         self._bot = bot
         self._now = now
-        install_token_redaction()
 
     async def deliver(self, alert: Alert) -> DeliveryOutcome:
         """Send one alert; fall back to plain text or parts when Telegram rejects the HTML."""
@@ -202,5 +160,5 @@ def _describe(exc: BaseException, token: str) -> str:
     """A short, token-free description of an error for the outbox's records."""
     text = f"{type(exc).__name__}: {exc}"
     if token:
-        text = text.replace(token, "<token>")
-    return redact_tokens(text)[:500]
+        text = text.replace(token, REDACTED)
+    return redact(text)[:500]

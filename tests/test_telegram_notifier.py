@@ -11,10 +11,11 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bot.logs import install_redaction
 from bot.models import Alert, ChatKind, DeliveryOutcome, OutcomeKind
 from handlers.emulator import BotApiEmulator, Fault
 from handlers.render import render_plain
-from handlers.sender import TelegramNotifier, install_token_redaction
+from handlers.sender import TelegramNotifier
 from tests.fakes.telegram_server import FakeTelegramServer, telegram_server
 
 TOKEN = "987654321:AAH-secret-token-never-to-be-logged_x"
@@ -193,7 +194,7 @@ async def test_token_never_reaches_the_logs(
     server: FakeTelegramServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    install_token_redaction()  # what startup does before it builds the Bot
+    install_redaction([TOKEN])  # what startup does before it builds the Bot
     emulator = server.emulator
     for fault in (
         Fault("forbidden"),
@@ -215,7 +216,7 @@ async def test_token_never_reaches_the_logs(
         OutcomeKind.SENT,
     ]
     assert "HTTP Request: POST" in caplog.text  # the HTTP client did log its requests
-    assert "/bot<token>/sendMessage" in caplog.text
+    assert "/bot[REDACTED]/sendMessage" in caplog.text
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
     assert all(TOKEN not in o.detail for o in outcomes)
