@@ -289,20 +289,27 @@ class Repository:
 
     def cluster_sources(self, cluster_id: int) -> list[AlertSource]:
         """The outlets that carried a cluster's stories, first publication first."""
-        query = (
-            select(StoryRow)
-            .where(or_(StoryRow.cluster_id == cluster_id, StoryRow.id == cluster_id))
-            .order_by(StoryRow.published_at, StoryRow.id)
-            .limit(MAX_SOURCES * 3)
-        )
-        sources: list[AlertSource] = []
-        seen: set[str] = set()
-        for row in self.session.scalars(query):
-            if row.source in seen:
-                continue
-            seen.add(row.source)
-            sources.append(AlertSource(row.source, row.url, row.published_at))
-        return sources[:MAX_SOURCES]
+        return self.clusters_sources([cluster_id]).get(cluster_id, [])
+
+    def clusters_sources(self, cluster_ids: Iterable[int]) -> dict[int, list[AlertSource]]:
+        """``cluster_sources`` for many clusters in one query (one outlet once per cluster)."""
+        wanted = list(set(cluster_ids))
+        found: dict[int, list[AlertSource]] = {}
+        seen: set[tuple[int, str]] = set()
+        for start in range(0, len(wanted), 500):
+            query = (
+                select(StoryRow)
+                .where(StoryRow.cluster_id.in_(wanted[start : start + 500]))
+                .order_by(StoryRow.cluster_id, StoryRow.published_at, StoryRow.id)
+            )
+            for row in self.session.scalars(query):
+                cluster = row.cluster_id if row.cluster_id is not None else row.id
+                sources = found.setdefault(cluster, [])
+                if (cluster, row.source) in seen or len(sources) >= MAX_SOURCES:
+                    continue
+                seen.add((cluster, row.source))
+                sources.append(AlertSource(row.source, row.url, row.published_at))
+        return found
 
     # -- chats and subscriptions ----------------------------------------------------------
 
@@ -515,6 +522,7 @@ class Repository:
                 select(StoryRow).where(StoryRow.id.in_({r.story_id for r in rows}))
             )
         }
+        sources = self.clusters_sources(r.cluster_id for r in rows)
         alerts = []
         for row in rows:
             chat = chats[row.chat_id]
@@ -534,7 +542,7 @@ class Repository:
                     or cut_at_sentence(story.summary, ALERT_SUMMARY_CHARS),
                     topic=row.topic_text,
                     hits=hits_from_json(row.why),
-                    sources=tuple(self.cluster_sources(row.cluster_id)),
+                    sources=tuple(sources.get(row.cluster_id, ())),
                     attempts=row.attempts,
                 )
             )
