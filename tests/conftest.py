@@ -12,6 +12,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.storage.database import Database
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.telegram_server import FakeTelegramServer
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("NEWSBOT_TEST_PG_URL", DEFAULT_PG_URL)
@@ -69,6 +71,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("pg_database_url")
     _reset_postgres(url)
     return url
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[FeedServer, FakeTelegramServer]]:
+    """A loopback feed server and a loopback fake Bot API, for end-to-end tests."""
+    with FeedServer() as feeds, FakeTelegramServer() as telegram:
+        yield feeds, telegram
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ sent, exactly what a person in the chat would see.
 from __future__ import annotations
 
 import asyncio
+import html
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,39 @@ from handlers.app import build_application, start_bot, stop_bot
 from tests.fakes.telegram_server import FakeTelegramServer
 
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuv"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One RSS item of a test feed; None leaves the element out."""
+
+    guid: str | None
+    title: str | None
+    link: str | None = None
+    description: str | None = None
+    published: str | None = "Thu, 26 Nov 2026 09:00:00 GMT"
+
+
+def rss(items: Iterable[Item], *, title: str = "Desk") -> bytes:
+    """An RSS 2.0 document of ``items``, text escaped as a feed would escape it."""
+    fields = (("guid", "guid"), ("title", "title"), ("link", "link"))
+    parts = []
+    for item in items:
+        xml = "".join(
+            f"<{tag}>{html.escape(value)}</{tag}>"
+            for tag, name in fields
+            if (value := getattr(item, name)) is not None
+        )
+        if item.description is not None:
+            xml += f"<description>{html.escape(item.description)}</description>"
+        if item.published is not None:
+            xml += f"<pubDate>{item.published}</pubDate>"
+        parts.append(f"<item>{xml}</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{html.escape(title)}</title><link>https://news.example.org/</link>"
+        f"{''.join(parts)}</channel></rss>"
+    ).encode()
 
 
 def write_feeds_yaml(path: Path, feeds: Mapping[str, str]) -> Path:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-
-import pytest
 
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_server import FakeTelegramServer
-from tests.harness import RunningBot, bot_env, write_feeds_yaml
+from tests.harness import Item, RunningBot, bot_env, write_feeds_yaml
+from tests.harness import rss as feed_document
 
 CHAT = 5001
 AMBASSADOR = "Pakistan to Send Ambassador to Afghanistan as Relations Normalize"
@@ -20,16 +18,7 @@ PAKISTAN_ONLY = "Pakistan's central bank holds interest rate steady"
 
 def rss(items: Sequence[tuple[str, str, str, str]]) -> bytes:
     """An RSS 2.0 document of (guid, title, link, description) items."""
-    body = "".join(
-        f"<item><guid>{html.escape(g)}</guid><title>{html.escape(t)}</title>"
-        f"<link>{html.escape(link)}</link><description>{html.escape(d)}</description>"
-        "<pubDate>Thu, 26 Nov 2026 09:00:00 GMT</pubDate></item>"
-        for g, t, link, d in items
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>World desk</title><link>https://news.example.org/</link>{body}</channel></rss>"
-    ).encode()
+    return feed_document(Item(g, t, link, d) for g, t, link, d in items)
 
 
 OLD = ("old-1", "Floods close schools in Sindh", "https://news.example.org/floods", "Rain.")
@@ -40,12 +29,6 @@ NEW = (
     "<p>Islamabad will post an envoy to Kabul after months of tension. Talks resume next week.</p>",
 )
 SOLO = ("pk-1", PAKISTAN_ONLY, "https://news.example.org/sbp", "The policy rate stays at 11%.")
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[FeedServer, FakeTelegramServer]]:
-    with FeedServer() as feeds, FakeTelegramServer() as telegram:
-        yield feeds, telegram
 
 
 async def test_subscribe_poll_alert_once_and_never_again(

@@ -5,7 +5,6 @@ and the one good feed in the same tick still brings its subscriber the alert."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -138,12 +137,6 @@ def script_faults(server: FeedServer, site: str) -> None:
             )
         ),
     )
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[FeedServer, FakeTelegramServer]]:
-    with FeedServer() as feeds, FakeTelegramServer() as telegram:
-        yield feeds, telegram
 
 
 def health_by_name(items: list[FeedHealth]) -> dict[str, FeedHealth]:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_server import FakeTelegramServer
-from tests.harness import RunningBot, bot_env, write_feeds_yaml
+from tests.harness import Item, RunningBot, bot_env, write_feeds_yaml
+from tests.harness import rss as feed_document
 
 CHAT = 7001
 
@@ -32,22 +30,11 @@ BACKLOG = [
 
 
 def rss(items: Sequence[tuple[str, str]], prefix: str) -> bytes:
-    body = "".join(
-        f"<item><guid>{prefix}-{n}</guid><title>{html.escape(t)}</title>"
-        f"<link>https://news.example.org/{prefix}/{n}</link>"
-        f"<description>{html.escape(d)}</description></item>"
+    """Undated (title, description) items with guids and links made from ``prefix``."""
+    return feed_document(
+        Item(f"{prefix}-{n}", t, f"https://news.example.org/{prefix}/{n}", d, published=None)
         for n, (t, d) in enumerate(items)
     )
-    return (
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Desk</title>{body}'
-        "</channel></rss>"
-    ).encode()
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[FeedServer, FakeTelegramServer]]:
-    with FeedServer() as feeds, FakeTelegramServer() as telegram:
-        yield feeds, telegram
 
 
 def buttons(message: dict[str, Any]) -> dict[str, str]:

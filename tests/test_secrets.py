@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import signal
@@ -18,7 +17,8 @@ from bot.logs import configure_logging
 from handlers.emulator import Fault
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_server import FakeTelegramServer
-from tests.harness import TOKEN, RunningBot, bot_env, write_feeds_yaml
+from tests.harness import TOKEN, Item, RunningBot, bot_env, write_feeds_yaml
+from tests.harness import rss as feed_document
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHAT = 8001
@@ -28,21 +28,7 @@ SECRET = TOKEN.split(":", 1)[1]
 
 def rss(site: str, items: list[tuple[str, str]]) -> bytes:
     """An RSS document of (guid, title) items."""
-    body = "".join(
-        f"<item><guid>{g}</guid><title>{html.escape(t)}</title><link>{site}/{g}</link>"
-        "<pubDate>Thu, 26 Nov 2026 09:00:00 GMT</pubDate></item>"
-        for g, t in items
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Desk</title>'
-        f"<link>{site}/</link>{body}</channel></rss>"
-    ).encode()
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[FeedServer, FakeTelegramServer]]:
-    with FeedServer() as feeds, FakeTelegramServer() as telegram:
-        yield feeds, telegram
+    return feed_document(Item(g, t, f"{site}/{g}") for g, t in items)
 
 
 @pytest.fixture

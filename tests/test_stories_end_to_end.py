@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_server import FakeTelegramServer
-from tests.harness import RunningBot, bot_env, write_feeds_yaml
+from tests.harness import Item, RunningBot, bot_env, write_feeds_yaml
+from tests.harness import rss as feed_document
 
 CHAT = 6001
 ARTICLE = """<html><head><meta charset="utf-8"><title>Envoy to Kabul</title></head><body>
@@ -29,25 +26,11 @@ Central Asia to Pakistani ports through Afghan territory.</p>
 
 
 def rss(title: str, link: str, guid: str, description: str) -> bytes:
-    item = (
-        f"<item><guid>{guid}</guid><title>{html.escape(title)}</title>"
-        f"<link>{html.escape(link)}</link><description>{html.escape(description)}</description>"
-        "<pubDate>Thu, 26 Nov 2026 09:00:00 GMT</pubDate></item>"
-    )
-    return (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
-        f"<link>https://example.org/</link>{item}</channel></rss>"
-    ).encode()
+    return feed_document([Item(guid, title, link, description)])
 
 
 def empty_rss() -> bytes:
-    return b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[FeedServer, FakeTelegramServer]]:
-    with FeedServer() as feeds, FakeTelegramServer() as telegram:
-        yield feeds, telegram
+    return feed_document([])
 
 
 async def test_three_outlets_one_alert_three_sources_and_article_summary(

@@ -4,8 +4,6 @@ and a migrated group gets its alerts under its new id."""
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,8 @@ import pytest
 from handlers.emulator import Fault, FaultKind
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_server import FakeTelegramServer
-from tests.harness import RunningBot, bot_env, write_feeds_yaml
+from tests.harness import Item, RunningBot, bot_env, write_feeds_yaml
+from tests.harness import rss as feed_document
 
 CHAT = 6001
 GROUP = -4001
@@ -24,16 +23,7 @@ GROUP_ADMIN = 4242  # the emulator's default sender in groups
 
 def rss(site: str, items: list[tuple[str, str]]) -> bytes:
     """An RSS document of (guid, title) items; article links point at the loopback ``site``."""
-    body = "".join(
-        f"<item><guid>{g}</guid><title>{html.escape(t)}</title><link>{site}/{g}</link>"
-        f"<description>{html.escape(t)}. More soon.</description>"
-        "<pubDate>Thu, 26 Nov 2026 09:00:00 GMT</pubDate></item>"
-        for g, t in items
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Desk</title>'
-        f"<link>{site}/</link>{body}</channel></rss>"
-    ).encode()
+    return feed_document(Item(g, t, f"{site}/{g}", f"{t}. More soon.") for g, t in items)
 
 
 FIRST = ("kabul-1", "Kabul airport reopens for commercial flights after repairs")
@@ -70,12 +60,6 @@ class Scene:
         """sendMessage calls the bot made to a chat, failed ones included."""
         calls = self.bot.telegram.emulator.calls
         return sum(1 for c in calls if c.method == "sendMessage" and c.params["chat_id"] == chat_id)
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[FeedServer, FakeTelegramServer]]:
-    with FeedServer() as feeds, FakeTelegramServer() as telegram:
-        yield feeds, telegram
 
 
 def env_for(tmp_path: Path, feeds: FeedServer, telegram: FakeTelegramServer) -> dict[str, str]:
