@@ -105,15 +105,11 @@ class StoryClusterer:
         *,
         threshold: float = DEFAULT_THRESHOLD,
         window: timedelta = timedelta(hours=48),
-        num_perm: int = 64,
     ) -> None:
-        # ``num_perm`` is accepted for compatibility with a MinHash-based clusterer; the exact
-        # inverted index needs no permutations (see the module docstring).
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
         self.threshold = threshold
         self.window = window
-        self.num_perm = num_perm
         self._entries: dict[int, _Entry] = {}
         self._postings: dict[str, dict[int, float]] = {}  # term -> story id -> weight
         self._clusters: dict[int, _Cluster] = {}
