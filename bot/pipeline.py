@@ -12,7 +12,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.normalize import normalize_feed
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import due_feeds, next_check_at
-from bot.models import FeedSpec, FeedState, FetchResult, FetchStatus, Story
+from bot.models import FeedSpec, FeedState, FetchResult, FetchStatus, StoredStory, Story
 from bot.services import TopicBook
 from bot.storage.database import Database
 from bot.storage.repository import Repository
@@ -141,35 +141,36 @@ class Pipeline:
         """Summarize the matched stories' articles, then let their held alerts go."""
         story_ids = sorted({a.story_id for f in report.feeds for a in f.alerts})
         if self.enricher is not None:
-            enricher = self.enricher
             with self.database.session() as session:
                 repo = Repository(session)
                 stored = [s for s in (repo.get_story(i) for i in story_ids) if s is not None]
-            gate = asyncio.Semaphore(self.concurrency)
-
-            async def enrich_one(story_id: int, story: Story) -> None:
-                async with gate:
-                    found = await enricher.enrich(story)
-                with self.database.session() as session:
-                    Repository(session).set_article(
-                        story_id,
-                        text=found.article_text,
-                        summary_short=found.summary_short,
-                        summary_long=found.summary_long,
-                    )
-
-            jobs = [enrich_one(s.id, s.story) for s in stored]
-            results = await asyncio.wait(
-                [asyncio.ensure_future(job) for job in jobs],
-                timeout=enricher.hold.total_seconds(),
-            )
-            for task in results[1]:  # past the deadline: send with the feed's text
-                task.cancel()
-            for task in results[0]:
-                if task.exception() is not None:
-                    logger.error("enrichment failed", exc_info=task.exception())
+            if stored:
+                await self._enrich_all(self.enricher, stored)
         with self.database.session() as session:
             Repository(session).release_held_alerts(story_ids, now)
+
+    async def _enrich_all(self, enricher: StoryEnricher, stored: list[StoredStory]) -> None:
+        """Enrich stories concurrently until the alerts' wait runs out; late ones are dropped."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def enrich_one(item: StoredStory) -> None:
+            async with gate:
+                found = await enricher.enrich(item.story)
+            with self.database.session() as session:
+                Repository(session).set_article(
+                    item.id,
+                    text=found.article_text,
+                    summary_short=found.summary_short,
+                    summary_long=found.summary_long,
+                )
+
+        tasks = [asyncio.ensure_future(enrich_one(item)) for item in stored]
+        done, late = await asyncio.wait(tasks, timeout=enricher.hold.total_seconds())
+        for task in late:  # past the deadline: those alerts go with the feed's text
+            task.cancel()
+        for task in done:
+            if task.exception() is not None:
+                logger.error("enrichment failed", exc_info=task.exception())
 
     async def _fetch_all(self, feeds: Sequence[FeedState]) -> list[FetchResult]:
         gate = asyncio.Semaphore(self.concurrency)
