@@ -167,7 +167,12 @@ def _preview(runtime: Runtime, topic: str, days: int, out: TextIO) -> int:
 def _feeds(runtime: Runtime, out: TextIO) -> int:
     for item in runtime.services.feed_health():
         state = item.state
-        status = "disabled" if not state.enabled else (state.last_error or "ok")
+        if not state.enabled:
+            status = "disabled"
+        elif state.last_polled_at is None:
+            status = "not polled yet"
+        else:
+            status = state.last_error or "ok"
         last = (
             state.last_success_at.strftime("%Y-%m-%d %H:%M") if state.last_success_at else "never"
         )
