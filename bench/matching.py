@@ -62,7 +62,8 @@ class Vocabulary:
         self.phrases: list[str] = []
         for story in stories:
             words = [t.surface for t in tokenize(story.title)]
-            df.update({w.lower() for w in words if len(w) > 2 and w.isalpha()} - stop)
+            # Sorted: set order varies between processes, and the queries must not.
+            df.update(sorted({w.lower() for w in words if len(w) > 2 and w.isalpha()} - stop))
             # Descriptions are in sentence case, so capitals inside them mark names.
             for b in [t.surface for t in tokenize(story.summary)][1:]:
                 inner[b.lower()] += 1

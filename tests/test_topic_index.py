@@ -182,3 +182,52 @@ def test_index_equals_naive_loop(texts: list[str], items: list[Story]) -> None:
         found = index.match(item)
         assert [m.topic_id for m in found] == expected
         assert all(m.hits for m in found)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(query_text, min_size=1, max_size=12),
+    st.lists(stories, min_size=1, max_size=3),
+    st.sets(st.integers(0, 11)),
+)
+def test_hits_and_removals_equal_naive_loop(
+    texts: list[str], items: list[Story], removed: set[int]
+) -> None:
+    index = TopicIndex()
+    compiler = Compiler()
+    naive = {}
+    for topic_id, qtext in enumerate(texts):
+        try:
+            query = parse_query(qtext)
+        except QueryError:
+            continue
+        index.add(topic_id, query)
+        naive[topic_id] = compiler.compile(query.root)
+    for topic_id in removed:
+        index.remove(topic_id)
+        naive.pop(topic_id, None)
+    assert len(index) == len(naive)
+    for item in items:
+        analyzed = analyze(item)
+        expected = [
+            (t, tuple(root.hits(analyzed)))
+            for t, root in sorted(naive.items())
+            if root.match(analyzed)
+        ]
+        assert [(m.topic_id, m.hits) for m in index.match(item)] == expected
+
+
+def test_a_word_alone_and_a_word_pair_report_their_hits() -> None:
+    index = index_of(
+        "Pakistan", "cricket Pakistan", "source:dawn cricket", "title:cricket pakistan"
+    )
+    found = index.match(story("Cricket: Pakistani openers", "Afghan spinners", source="Dawn"))
+    assert [(m.topic_id, m.hits) for m in found] == [
+        (1, (TermHit("Pakistan", "Pakistani", "title"),)),
+        (2, (TermHit("cricket", "Cricket", "title"), TermHit("Pakistan", "Pakistani", "title"))),
+        (3, (TermHit("cricket", "Cricket", "title"), TermHit("dawn", "Dawn", "source"))),
+        (4, (TermHit("Pakistan", "Pakistani", "title"), TermHit("cricket", "Cricket", "title"))),
+    ]
+    assert ids(index, story("Pakistan", "cricket", source="Geo")) == [1, 2]
+    index.remove(2)
+    assert ids(index, story("Pakistan cricket", source="Geo")) == [1, 4]

@@ -19,7 +19,7 @@ from importlib import resources
 
 import snowballstemmer
 
-from bot.models import Story
+from bot.models import Story, TermHit
 
 # Scripts written without spaces between words: indexed as overlapping character bigrams.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -265,7 +265,7 @@ def _source_field(source: str, site: str | None) -> FieldText:
 class AnalyzedStory:
     """A story analysed once for matching: keyed title, summary, source and language."""
 
-    __slots__ = ("fields", "keys", "memo")
+    __slots__ = ("fields", "found", "keys", "memo")
 
     def __init__(self, story: Story) -> None:
         language = base_language(story.language)
@@ -284,6 +284,8 @@ class AnalyzedStory:
         self.keys: frozenset[str] = frozenset().union(*(f.key_set() for f in self.fields.values()))
         # Per-story results of shared compiled terms: many topics use the same terms.
         self.memo: dict[object, object] = {}
+        # Per-story hits ("why it matched") of shared compiled terms.
+        self.found: dict[object, tuple[TermHit, ...]] = {}
 
 
 def analyze(story: Story) -> AnalyzedStory:

@@ -18,13 +18,12 @@ _TEXT_FIELDS = ("title", "summary")
 # Stems of words too common to be a good anchor for the index.
 _COMMON = frozenset(stem(w) for w in stopwords())
 
-
-_UNSET = object()
 # An anchor: its cost, and entries (one or two keys each) of which a matching story has all
 # the keys of at least one.
 Anchor = tuple[float, frozenset[tuple[str, ...]]]
 # An AND is filed under key pairs only while that takes at most this many pairs.
 MAX_PAIRS = 16
+_NONE: tuple[()] = ()
 
 
 def word_keys(word: str, mode: str, languages: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -63,7 +62,7 @@ def _pair(a: str, b: str) -> tuple[str, str]:
 class CTerm:
     """A compiled term: the key sequences it matches and the fields it looks in."""
 
-    __slots__ = ("fields", "label", "seqs", "singles")
+    __slots__ = ("fields", "key", "label", "seqs", "singles", "telling")
 
     def __init__(self, term: Term, languages: tuple[str, ...] = ()) -> None:
         shown = default_table().display_name(term.words) if term.field is None else None
@@ -72,6 +71,13 @@ class CTerm:
         sequences = _sequences(term, languages)
         self.singles = frozenset(k for seq in sequences if len(seq) == 1 for k in seq[0])
         self.seqs = tuple(seq for seq in sequences if len(seq) > 1)
+        # True when a single key found anywhere in the story proves the term: keys of
+        # source: and lang: carry their prefix and occur in that field only.
+        self.telling = term.field != "title"
+        # The one key that decides the term, when it is that simple.
+        self.key: str | None = None
+        if self.telling and not self.seqs and len(self.singles) == 1:
+            [self.key] = self.singles
 
     def match(self, story: AnalyzedStory) -> bool:
         """True when the term occurs in one of its fields (remembered per story)."""
@@ -83,21 +89,30 @@ class CTerm:
     def _match(self, story: AnalyzedStory) -> bool:
         """True when the term occurs in one of its fields."""
         if self.singles:
-            if self.fields is _TEXT_FIELDS:
+            if self.telling:
                 # story.keys is the union of all fields; other fields' keys carry a prefix.
                 if not self.singles.isdisjoint(story.keys):
                     return True
             elif any(not self.singles.isdisjoint(story.fields[f].positions) for f in self.fields):
                 return True
         if self.seqs:
-            keys = story.keys
-            for seq in self.seqs:
-                # Cheap rejection first: every word of the phrase must occur somewhere.
-                if all(not keys.isdisjoint(ks) for ks in seq) and any(
-                    _find_sequence(story.fields[f], seq) is not None for f in self.fields
-                ):
-                    return True
+            return self._match_phrase(story)
         return False
+
+    def _match_phrase(self, story: AnalyzedStory) -> bool:
+        """True when one of the term's word sequences occurs in one of its fields."""
+        keys = story.keys
+        for seq in self.seqs:
+            # Cheap rejection first: every word of the phrase must occur somewhere.
+            if all(not keys.isdisjoint(ks) for ks in seq) and any(
+                _find_sequence(story.fields[f], seq) is not None for f in self.fields
+            ):
+                return True
+        return False
+
+    def implied_by(self, keys: frozenset[str]) -> bool:
+        """True when a story holding all of ``keys`` surely matches the term."""
+        return self.telling and not self.singles.isdisjoint(keys)
 
     def find(self, story: AnalyzedStory) -> TermHit | None:
         """Where the term first occurs, as a hit (field and the story's own words)."""
@@ -114,13 +129,13 @@ class CTerm:
                     return TermHit(self.label, matched, name)
         return None
 
-    def hits(self, story: AnalyzedStory) -> list[TermHit]:
+    def hits(self, story: AnalyzedStory) -> tuple[TermHit, ...]:
         """The hit of this term, if any (remembered per story)."""
-        key = (self, "hit")
-        hit = story.memo.get(key, _UNSET)
-        if hit is _UNSET:
-            hit = story.memo[key] = self.find(story)
-        return [hit] if isinstance(hit, TermHit) else []
+        hit = story.found.get(self)
+        if hit is None:
+            one = self.find(story)
+            hit = story.found[self] = () if one is None else (one,)
+        return hit
 
     def anchor(self) -> Anchor | None:
         """Entries one of which every matching story has, and their cost.
@@ -173,22 +188,39 @@ def _find_sequence(text: FieldText, seq: tuple[tuple[str, ...], ...]) -> int | N
 class CAnd:
     """All children match."""
 
-    __slots__ = ("children",)
+    __slots__ = ("children", "need", "rest")
 
     def __init__(self, children: tuple[CNode, ...]) -> None:
         self.children = children
+        # Children that are one key anywhere in the story (most words) are checked as plain
+        # key lookups, without a call or a memo; the rest are evaluated.
+        need = tuple(c.key for c in children if isinstance(c, CTerm) and c.key is not None)
+        self.need = need or _NONE
+        if not need:
+            self.rest: tuple[CNode, ...] = children
+        else:
+            self.rest = tuple(c for c in children if not (isinstance(c, CTerm) and c.key))
+            self.rest = self.rest or _NONE
 
     def match(self, story: AnalyzedStory) -> bool:
         """True when every child matches."""
-        # A plain loop: this is the hottest path of matching and a generator costs more.
-        for child in self.children:  # noqa: SIM110
+        # Plain loops: this is the hottest path of matching and a generator costs more.
+        keys = story.keys
+        for key in self.need:
+            if key not in keys:
+                return False
+        for child in self.rest:  # noqa: SIM110
             if not child.match(story):
                 return False
         return True
 
-    def hits(self, story: AnalyzedStory) -> list[TermHit]:
+    def hits(self, story: AnalyzedStory) -> tuple[TermHit, ...]:
         """The hits of the children (exclusions add none)."""
-        return [h for c in self.children for h in c.hits(story)]
+        return tuple(h for c in self.children for h in c.hits(story))
+
+    def implied_by(self, keys: frozenset[str]) -> bool:
+        """True when a story holding all of ``keys`` surely matches every child."""
+        return all(c.implied_by(keys) for c in self.children)
 
     def anchor(self) -> Anchor | None:
         """The two cheapest required children as key pairs, else the cheapest child alone."""
@@ -221,9 +253,13 @@ class COr:
                 return True
         return False
 
-    def hits(self, story: AnalyzedStory) -> list[TermHit]:
+    def hits(self, story: AnalyzedStory) -> tuple[TermHit, ...]:
         """The hits of the children that match."""
-        return [h for c in self.children if c.match(story) for h in c.hits(story)]
+        return tuple(h for c in self.children if c.match(story) for h in c.hits(story))
+
+    def implied_by(self, keys: frozenset[str]) -> bool:
+        """True when a story holding all of ``keys`` surely matches some child."""
+        return any(c.implied_by(keys) for c in self.children)
 
     def anchor(self) -> Anchor | None:
         """Every branch needs its own anchor: the union of them."""
@@ -246,9 +282,13 @@ class CNot:
         """True when the child does not match."""
         return not self.child.match(story)
 
-    def hits(self, story: AnalyzedStory) -> list[TermHit]:
+    def hits(self, story: AnalyzedStory) -> tuple[TermHit, ...]:
         """An exclusion explains nothing."""
-        return []
+        return ()
+
+    def implied_by(self, keys: frozenset[str]) -> bool:
+        """An absence is never implied by keys that are present."""
+        return False
 
     def anchor(self) -> Anchor | None:
         """An absence cannot anchor a query."""

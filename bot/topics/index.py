@@ -23,11 +23,13 @@ class TopicIndex:
     def __init__(self) -> None:
         self._compiler = Compiler()
         self._roots: dict[int, CNode] = {}
-        self._entries: dict[int, frozenset[tuple[str, ...]]] = {}
         # key -> topics filed under that key alone.
         self._single: dict[str, list[int]] = {}
         # rarer key -> commoner key -> topics filed under the pair (both must be present).
         self._pairs: dict[str, dict[str, list[int]]] = {}
+        # Topics that every entry proves: a story reaching them by any entry matches, so
+        # they skip verification (one-word topics, two-word ANDs filed under their pairs).
+        self._sure: set[int] = set()
 
     def add(self, topic_id: int, query: Query) -> None:
         """File a topic's query (replacing the one it had)."""
@@ -38,7 +40,8 @@ class TopicIndex:
         if anchor is None:  # the parser refuses such queries; keep the index safe anyway
             raise ValueError("query has no required term to index")
         self._roots[topic_id] = root
-        self._entries[topic_id] = anchor[1]
+        if all(root.implied_by(frozenset(entry)) for entry in anchor[1]):
+            self._sure.add(topic_id)
         for entry in anchor[1]:
             self._posting(entry, create=True).append(topic_id)
 
@@ -57,9 +60,13 @@ class TopicIndex:
 
     def remove(self, topic_id: int) -> None:
         """Forget a topic; unknown ids are ignored."""
-        if self._roots.pop(topic_id, None) is None:
+        root = self._roots.pop(topic_id, None)
+        if root is None:
             return
-        for entry in self._entries.pop(topic_id):
+        self._sure.discard(topic_id)
+        # The anchor is a function of the compiled query: recomputed, not stored per topic.
+        anchor = root.anchor()
+        for entry in anchor[1] if anchor is not None else ():
             posting = self._posting(entry, create=False)
             posting.remove(topic_id)
             if posting:
@@ -97,11 +104,12 @@ class TopicIndex:
     def match_analyzed(self, story: AnalyzedStory) -> list[TopicMatch]:
         """Matches for an already analysed story, ordered by topic id."""
         roots = self._roots
+        sure = self._sure
         out = []
         for topic_id in sorted(self.candidates(story)):
             root = roots[topic_id]
-            if root.match(story):
-                out.append(TopicMatch(topic_id, tuple(root.hits(story))))
+            if topic_id in sure or root.match(story):
+                out.append(TopicMatch(topic_id, root.hits(story)))
         return out
 
     def match(self, story: Story) -> list[TopicMatch]:
