@@ -105,9 +105,14 @@ class TopicBook:
     def __init__(self) -> None:
         self.index = TopicIndex()
         self._loaded: set[int] = set()
+        self._fingerprint: tuple[int, int] | None = None
 
     def refresh(self, repo: Repository) -> None:
         """Add topics created and drop topics deleted since the last refresh (other processes)."""
+        fingerprint = repo.topics_fingerprint()
+        if fingerprint == self._fingerprint:
+            return  # nothing changed: skip reading every topic
+        self._fingerprint = fingerprint
         stored = dict(repo.topics())
         for topic_id in self._loaded - stored.keys():
             self.forget(topic_id)

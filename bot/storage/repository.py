@@ -434,6 +434,13 @@ class Repository:
             update(SubscriptionRow).where(SubscriptionRow.id == subscription_id).values(muted=muted)
         )
 
+    def topics_fingerprint(self) -> tuple[int, int]:
+        """(count, sum of ids) of the topics table: changes whenever a topic comes or goes."""
+        count, total = self.session.execute(
+            select(func.count(TopicRow.id), func.coalesce(func.sum(TopicRow.id), 0))
+        ).one()
+        return int(count), int(total)
+
     def topics(self) -> list[tuple[int, str]]:
         """Every standing topic as (id, canonical query)."""
         return [
