@@ -21,6 +21,13 @@ def rss(items: Sequence[tuple[str, str, str, str]]) -> bytes:
     return feed_document(Item(g, t, link, d) for g, t, link, d in items)
 
 
+def world_desk(feeds: FeedServer, telegram: FakeTelegramServer, tmp_path: Path) -> RunningBot:
+    """A bot polling one feed, "World Desk", that carries only an old story."""
+    feeds.set_feed("/world.xml", rss([OLD]))
+    feeds_yaml = write_feeds_yaml(tmp_path / "feeds.yaml", {"World Desk": feeds.url("/world.xml")})
+    return RunningBot(telegram, bot_env(tmp_path, telegram, feeds_yaml))
+
+
 OLD = ("old-1", "Floods close schools in Sindh", "https://news.example.org/floods", "Rain.")
 NEW = (
     "amb-1",
@@ -83,9 +90,7 @@ async def test_pakistan_alone_reaches_nobody_but_a_pakistan_topic_does(
     servers: tuple[FeedServer, FakeTelegramServer], tmp_path: Path
 ) -> None:
     feeds, telegram = servers
-    feeds.set_feed("/world.xml", rss([OLD]))
-    feeds_yaml = write_feeds_yaml(tmp_path / "feeds.yaml", {"World Desk": feeds.url("/world.xml")})
-    async with RunningBot(telegram, bot_env(tmp_path, telegram, feeds_yaml)) as bot:
+    async with world_desk(feeds, telegram, tmp_path) as bot:
         await bot.tick()
         await bot.say(CHAT, "/subscribe Pakistan Afghanistan")
         await bot.say(CHAT + 1, "/subscribe Pakistan")
@@ -102,9 +107,7 @@ async def test_commands_answer_clearly(
     servers: tuple[FeedServer, FakeTelegramServer], tmp_path: Path
 ) -> None:
     feeds, telegram = servers
-    feeds.set_feed("/world.xml", rss([OLD]))
-    feeds_yaml = write_feeds_yaml(tmp_path / "feeds.yaml", {"World Desk": feeds.url("/world.xml")})
-    async with RunningBot(telegram, bot_env(tmp_path, telegram, feeds_yaml)) as bot:
+    async with world_desk(feeds, telegram, tmp_path) as bot:
         (start,) = await bot.say(CHAT, "/start")
         assert "/subscribe" in start["text"]
         (helped,) = await bot.say(CHAT, "/help")
@@ -145,9 +148,7 @@ async def test_fifty_first_topic_is_refused(
     servers: tuple[FeedServer, FakeTelegramServer], tmp_path: Path
 ) -> None:
     feeds, telegram = servers
-    feeds.set_feed("/world.xml", rss([OLD]))
-    feeds_yaml = write_feeds_yaml(tmp_path / "feeds.yaml", {"World Desk": feeds.url("/world.xml")})
-    async with RunningBot(telegram, bot_env(tmp_path, telegram, feeds_yaml)) as bot:
+    async with world_desk(feeds, telegram, tmp_path) as bot:
         for n in range(50):
             bot.telegram.emulator.user_says(CHAT, f"/subscribe topic{n} news")
         await bot.say(CHAT, "/topics", expect=51)
