@@ -26,9 +26,12 @@ def restore_logging() -> Iterator[None]:
     """`main` sets up logging for a process; put the test run's set-up back afterwards."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    quieted = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "apscheduler")}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, old in quieted.items():
+        logging.getLogger(name).setLevel(old)
 
 
 def environ(tmp_path: Path, feeds_yaml: Path) -> dict[str, str]:

@@ -194,6 +194,7 @@ async def test_token_never_reaches_the_logs(
     server: FakeTelegramServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # its request lines carry the token
     install_redaction([TOKEN])  # what startup does before it builds the Bot
     emulator = server.emulator
     for fault in (
