@@ -38,10 +38,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 import pytest
+
+from tests.fakes.loopback import LoopbackServer
 
 FAULT_KINDS = frozenset(
     {
@@ -78,59 +79,20 @@ class _Route:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-class FeedServer:
+class FeedServer(LoopbackServer[ThreadingHTTPServer]):
     """A threaded loopback HTTP server with scriptable routes; see the module docstring."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._routes: dict[str, _Route] = {}
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._gzip_cache: dict[int, bytes] = {}
 
-    # -- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
+    def make_server(self) -> ThreadingHTTPServer:
+        """A server whose handler reads this object's routes."""
         handler = type("_BoundHandler", (_Handler,), {"server_state": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        # Slow-drip handlers may still be running; stop() must not wait for them.
-        server.block_on_close = False
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="feed-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the listening socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        assert self._server is not None, "server not started"
-        return int(self._server.server_address[1])
+        return ThreadingHTTPServer(("127.0.0.1", 0), handler)
 
     def url(self, path: str) -> str:
         """The absolute URL of ``path`` on this server."""

@@ -14,11 +14,11 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from handlers.emulator import BotApiEmulator, error
+from tests.fakes.loopback import LoopbackServer
 
 _PATH_RE = re.compile(r"^/bot([^/]+)/([A-Za-z]+)$")
 
@@ -95,8 +95,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
     def __init__(self, emulator: BotApiEmulator) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.emulator = emulator
@@ -104,55 +102,26 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
 
 
-class FakeTelegramServer:
+class FakeTelegramServer(LoopbackServer[_Server]):
     """Serves a BotApiEmulator on 127.0.0.1 at a free port; ``.base_url`` is TELEGRAM_API_URL."""
 
     def __init__(self, emulator: BotApiEmulator | None = None) -> None:
+        super().__init__()
         self.emulator = emulator if emulator is not None else BotApiEmulator()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+
+    def make_server(self) -> _Server:
+        """A server answering from this object's emulator."""
+        return _Server(self.emulator)
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT``; PTB's ``base_url`` is this plus ``/bot``."""
-        if self._server is None:
-            raise RuntimeError("server not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def tokens_seen(self) -> list[str]:
         """Every token that appeared in a request path, in order."""
         return list(self._server.tokens_seen) if self._server is not None else []
-
-    def start(self) -> FakeTelegramServer:
-        """Bind and serve in a background thread."""
-        self._server = _Server(self.emulator)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeTelegramServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def telegram_server(emulator: BotApiEmulator | None = None) -> Iterator[FakeTelegramServer]:
