@@ -259,12 +259,10 @@ class Services:
         """After a 👍 on an alert: the topic's suggested words that this story also uses."""
         with self.database.session() as session:
             repo = Repository(session)
-            alert = repo.alert_for_chat(chat_id, alert_id)
-            sub_id = repo.alert_subscription(alert_id) if alert is not None else None
-            info = repo.find_chat(chat_id)
-            sub = repo.subscription(info.id, sub_id) if info and sub_id else None
-            if alert is None or sub is None:
+            found = _alert_subscription(repo, chat_id, alert_id)
+            if found is None:
                 return None
+            alert, sub = found
             buffer = self._buffer(repo, now)
         query, _ = check_topic_text(sub.query_text)
         if query is None:
@@ -281,13 +279,11 @@ class Services:
         """After a 👎 on an alert: propose a word whose exclusion would have kept it away."""
         with self.database.session() as session:
             repo = Repository(session)
-            alert = repo.alert_for_chat(chat_id, alert_id)
-            sub_id = repo.alert_subscription(alert_id) if alert is not None else None
-            info = repo.find_chat(chat_id)
-            sub = repo.subscription(info.id, sub_id) if info and sub_id else None
-            stored = repo.get_story(alert.story_id) if alert is not None else None
-            if sub is None or stored is None:
+            found = _alert_subscription(repo, chat_id, alert_id)
+            stored = repo.get_story(found[0].story_id) if found is not None else None
+            if found is None or stored is None:
                 return None
+            sub = found[1]
             buffer = self._buffer(repo, now)
         try:
             word = exclusion(sub.query_text, stored.story, buffer)
@@ -373,12 +369,10 @@ class Services:
         """Mute the subscription an alert came from; returns the topic's text."""
         with self.database.session() as session:
             repo = Repository(session)
-            alert = repo.alert_for_chat(chat_id, alert_id)
-            info = repo.find_chat(chat_id)
-            sub_id = repo.alert_subscription(alert_id) if alert is not None else None
-            sub = repo.subscription(info.id, sub_id) if info is not None and sub_id else None
-            if sub is None:
+            found = _alert_subscription(repo, chat_id, alert_id)
+            if found is None:
                 return None
+            sub = found[1]
             repo.set_muted(sub.id, True)
             return sub.query_text
 
@@ -388,8 +382,19 @@ class Services:
             return Repository(session).feed_health()
 
 
+def _alert_subscription(
+    repo: Repository, chat_id: int, alert_id: int
+) -> tuple[Alert, SubscriptionInfo] | None:
+    """An alert sent to this chat and the chat's subscription it came from, if both exist."""
+    alert = repo.alert_for_chat(chat_id, alert_id)
+    info = repo.find_chat(chat_id)
+    sub_id = repo.alert_subscription(alert_id) if alert is not None else None
+    sub = repo.subscription(info.id, sub_id) if info is not None and sub_id else None
+    return (alert, sub) if alert is not None and sub is not None else None
+
+
 def _find_subscription(subs: Sequence[SubscriptionInfo], ref: str) -> SubscriptionInfo | None:
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
         number = int(ref)
         return subs[number - 1] if 1 <= number <= len(subs) else None
     wanted = ref.casefold()

@@ -9,21 +9,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.storage.repository import FeedHealth
+from handlers.render import relative_time
 from handlers.subscriber import now_utc, reply, services_of
-
-
-def describe_age(moment: datetime | None, now: datetime) -> str:
-    """'5 min ago', '3 h ago', 'never'."""
-    if moment is None:
-        return "never"
-    seconds = max(0, int((now - moment).total_seconds()))
-    if seconds < 90:
-        return "just now"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 172800:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
 
 
 def render_feed_health(feeds: list[FeedHealth], now: datetime) -> str:
@@ -39,7 +26,7 @@ def render_feed_health(feeds: list[FeedHealth], now: datetime) -> str:
             mark = "⚠️"
         else:
             mark = "✅"
-        last_ok = describe_age(state.last_success_at, now)
+        last_ok = relative_time(state.last_success_at, now) if state.last_success_at else "never"
         line = f"{mark} <b>{html.escape(state.name)}</b>: ok {last_ok}, {item.story_count} stories"
         if state.last_error:
             line += f"\n    error ×{state.error_count}: {html.escape(state.last_error[:200])}"

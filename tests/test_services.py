@@ -52,3 +52,11 @@ def test_identical_topics_from_many_chats_are_one(database: Database) -> None:
     assert len(services.topics) == 1  # chat 5 still follows it
     services.unsubscribe(ChatRef(5), "1")
     assert len(services.topics) == 0
+
+
+def test_unsubscribe_by_a_digit_that_is_not_ascii_is_a_clear_miss(database: Database) -> None:
+    services = Services(database, TopicBook(), admins=frozenset())
+    services.subscribe(ChatRef(1), "Kabul", NOW)
+    result = services.unsubscribe(ChatRef(1), "²")
+    assert result.removed is None and result.error is not None
+    assert "No topic matches '²'" in result.error
