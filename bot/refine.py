@@ -7,10 +7,12 @@ so what a chat follows is always what it can read in /topics.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.models import Story
+from bot.topics.aliases import query_words
+from bot.topics.analyze import stem
 from bot.topics.expand import exclusion_for, suggest_for_query, with_alternatives
 from bot.topics.query import Query, QueryError, Term, parse_query, terms_of
 
@@ -59,7 +61,8 @@ def widen(text: str, term_index: int, word: str) -> str:
     term = " ".join(terms[term_index].words)
     wider = with_alternatives(query, term, [word])
     # Keep the subscriber's own spelling where the splice reads back to the same query.
-    spelled = _splice(text, term, f"(\\0 OR {word})")
+    written = f'"{word}"' if " " in word.strip() else word  # a phrase keeps its words together
+    spelled = _splice(text, term, f"(\\0 OR {written})")
     try:
         if parse_query(spelled).canonical == wider.canonical:
             return spelled
@@ -79,3 +82,46 @@ def narrow(text: str, word: str) -> str:
     narrowed = f"{text} -{word}"
     parse_query(narrowed)
     return narrowed
+
+
+# An offered name: 1 to 3 plain words (letters, digits, inner hyphens, apostrophes, dots).
+_NAME = re.compile(r"\w[\w'’.-]*(?: \w[\w'’.-]*){0,2}")
+_OPERATORS = frozenset({"or", "and", "not"})
+MAX_NAME_BYTES = 30  # a name rides in a button's callback data, which Telegram caps at 64 bytes
+
+
+def suggestions_from_names(query: Query, proposed: Mapping[str, Sequence[str]]) -> list[Suggestion]:
+    """Offered other names per term, keeping only plain new words and short phrases.
+
+    ``proposed`` maps a term as written (any case) to names for it, from any source that cannot
+    be trusted to follow the query language: anything that is not 1 to 3 plain words, names an
+    operator, would not fit a button, or the topic already matches is dropped.
+    """
+    by_term = {key.casefold(): names for key, names in proposed.items()}
+    used = {_stems(t.words) for t in terms_of(query.root)}
+    result = []
+    for index, term in enumerate(free_terms(query)):
+        shown = term.display or " ".join(term.words)
+        names = by_term.get(shown.casefold()) or by_term.get(" ".join(term.words).casefold())
+        if not names:
+            continue
+        kept: list[str] = []
+        for raw in names:
+            name = " ".join(str(raw).split())
+            if not _NAME.fullmatch(name) or len(name.encode()) > MAX_NAME_BYTES:
+                continue
+            if _OPERATORS & {w.casefold() for w in name.split()}:
+                continue
+            stems = _stems(query_words(name))
+            if not stems or stems in used:
+                continue
+            used.add(stems)
+            kept.append(name)
+        if kept:
+            result.append(Suggestion(index, shown, tuple(kept[:SUGGESTIONS_PER_TERM])))
+    return result
+
+
+def _stems(words: Sequence[str]) -> tuple[str, ...]:
+    """Words compared the way matching compares them (case folded, stemmed)."""
+    return tuple(stem(w.casefold()) for w in words)

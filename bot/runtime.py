@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bot.config import Settings, load_feeds
 from bot.delivery.worker import DeliveryWorker
 from bot.feeds.fetch import Fetcher, FetchPolicy
+from bot.llm import ChatClient
 from bot.pipeline import Pipeline
 from bot.ports import Notifier
 from bot.services import Services, TopicBook
@@ -17,6 +18,7 @@ from bot.storage.database import Database
 from bot.storage.outbox import SqlOutbox
 from bot.stories.enrich import StoryEnricher
 from bot.stories.llm import LlmSummarizer
+from bot.topics.names import LlmTopicNamer
 
 
 @dataclass
@@ -38,7 +40,11 @@ class Runtime:
         database.upgrade()
         fetcher = Fetcher(FetchPolicy(allow_private=settings.allow_private_feeds))
         topics = TopicBook()
-        services = Services(database, topics, admins=settings.admins)
+        namer = None
+        if settings.llm_base_url and settings.llm_model:
+            chat = ChatClient(settings.llm_base_url, settings.llm_model, settings.llm_api_key)
+            namer = LlmTopicNamer(chat)
+        services = Services(database, topics, admins=settings.admins, namer=namer)
         services.load()
         enricher = None
         if settings.article_wait_seconds > 0:
@@ -61,5 +67,7 @@ class Runtime:
         """Close network clients and database connections."""
         if self.pipeline.enricher is not None:
             await self.pipeline.enricher.aclose()
+        if self.services.namer is not None:
+            await self.services.namer.aclose()
         await self.fetcher.aclose()
         self.database.dispose()

@@ -13,11 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.models import Alert, ChatKind, StoredStory, Story
-from bot.refine import Suggestion, exclusion, narrow, suggestions_for, widen
+from bot.refine import (
+    Suggestion,
+    exclusion,
+    free_terms,
+    narrow,
+    suggestions_for,
+    suggestions_from_names,
+    widen,
+)
 from bot.storage.database import Database
 from bot.storage.repository import FeedHealth, Repository, SubscriptionInfo
 from bot.topics.describe import describe
 from bot.topics.index import TopicIndex, match_story
+from bot.topics.names import TopicNamer
 from bot.topics.query import Query, QueryError, parse_query
 
 logger = logging.getLogger(__name__)
@@ -142,10 +151,18 @@ class TopicBook:
 class Services:
     """Use cases over one database and one topic index."""
 
-    def __init__(self, database: Database, topics: TopicBook, *, admins: frozenset[int]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        topics: TopicBook,
+        *,
+        admins: frozenset[int],
+        namer: TopicNamer | None = None,
+    ) -> None:
         self.database = database
         self.topics = topics
         self.admins = admins
+        self.namer = namer
 
     def load(self) -> None:
         """Fill the topic index from storage (at start)."""
@@ -198,6 +215,29 @@ class Services:
             subscription_id=sub.id,
             suggestions=tuple(suggestions_for(query, buffer)),
         )
+
+    async def other_names(
+        self, query_text: str, *, offered: Sequence[Suggestion] = ()
+    ) -> tuple[Suggestion, ...]:
+        """Other names the language model proposes for a topic's terms, not yet ``offered``.
+
+        Empty without a model, or when it fails: the subscription stands either way.
+        """
+        if self.namer is None:
+            return ()
+        try:
+            query = parse_query(query_text)
+        except QueryError:
+            return ()
+        concepts = [t.display or " ".join(t.words) for t in free_terms(query)]
+        proposed = await self.namer.propose(query_text, concepts)
+        shown = {(s.term_index, w.casefold()) for s in offered for w in s.words}
+        found = []
+        for item in suggestions_from_names(query, proposed):
+            words = tuple(w for w in item.words if (item.term_index, w.casefold()) not in shown)
+            if words:
+                found.append(Suggestion(item.term_index, item.term, words))
+        return tuple(found)
 
     @staticmethod
     def _buffer(repo: Repository, now: datetime) -> list[Story]:

@@ -14,7 +14,13 @@ from telegram.ext import ContextTypes
 
 from bot.models import ChatKind
 from bot.refine import Suggestion
-from bot.services import MAX_TOPIC_LENGTH, MAX_TOPICS_PER_CHAT, ChatRef, Services
+from bot.services import (
+    MAX_TOPIC_LENGTH,
+    MAX_TOPICS_PER_CHAT,
+    ChatRef,
+    Services,
+    SubscribeResult,
+)
 from handlers.render import render_sources, render_why, split_message
 
 logger = logging.getLogger(__name__)
@@ -175,8 +181,9 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     if chat is None or not await may_change_topics(update, context):
         return
+    services = services_of(context)
     result = await asyncio.to_thread(
-        services_of(context).subscribe, chat_ref(chat), command_argument(update), now_utc()
+        services.subscribe, chat_ref(chat), command_argument(update), now_utc()
     )
     if result.error is not None:
         await reply(update, html.escape(result.error))
@@ -193,6 +200,29 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if result.suggestions:
         text += "\n\n" + describe_suggestions(result.suggestions) + "\nTap a word to match it too."
     await reply(update, text, suggestion_keyboard(result.subscription_id, result.suggestions))
+    if services.namer is not None and result.subscription_id is not None:
+        # The model may take seconds: answer first, and offer its names when they come.
+        context.application.create_task(
+            offer_other_names(update, services, result), update=update, name="topic-names"
+        )
+
+
+async def offer_other_names(update: Update, services: Services, result: SubscribeResult) -> None:
+    """A follow-up message with the language model's other names for a new topic, as buttons."""
+    names = await services.other_names(result.query_text, offered=result.suggestions)
+    if not names:
+        return
+    lines = "\n".join(
+        f"<b>{html.escape(item.term)}</b> may also be called: "
+        + ", ".join(html.escape(w) for w in item.words)
+        for item in names
+    )
+    await reply(
+        update,
+        f"💡 Suggested by a language model:\n{lines}\n"
+        "Tap a name to match it too; nothing changes until you do.",
+        suggestion_keyboard(result.subscription_id, names),
+    )
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
