@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.models import Story
 from bot.topics.aliases import query_words
 from bot.topics.analyze import stem
-from bot.topics.expand import exclusion_for, suggest_for_query, with_alternatives
+from bot.topics.expand import Buffer, exclusion_for, suggest_for_query, with_alternatives
 from bot.topics.query import Query, QueryError, Term, parse_query, terms_of
 
 SUGGESTIONS_PER_TERM = 3
@@ -34,7 +34,7 @@ def free_terms(query: Query) -> list[Term]:
     return [t for t in terms_of(query.root) if t.field is None]
 
 
-def suggestions_for(query: Query, buffer: Sequence[Story]) -> list[Suggestion]:
+def suggestions_for(query: Query, buffer: Buffer) -> list[Suggestion]:
     """Related words per term of ``query``, from the recent-story buffer."""
     found = suggest_for_query(query, buffer, limit=SUGGESTIONS_PER_TERM)
     result = []
@@ -71,7 +71,7 @@ def widen(text: str, term_index: int, word: str) -> str:
     return wider.canonical
 
 
-def exclusion(text: str, story: Story, buffer: Sequence[Story]) -> str | None:
+def exclusion(text: str, story: Story, buffer: Buffer) -> str | None:
     """A word to leave out after a 👎 on ``story`` (None when nothing distinctive is found)."""
     word = exclusion_for(parse_query(text), story, buffer)
     return word if word is not None and len(word) <= MAX_WORD_CHARS else None

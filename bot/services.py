@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.models import Alert, ChatKind, StoredStory, Story
+from bot.models import Alert, ChatKind, StoredStory
 from bot.refine import (
     Suggestion,
     exclusion,
@@ -25,6 +26,7 @@ from bot.refine import (
 from bot.storage.database import Database
 from bot.storage.repository import FeedHealth, Repository, SubscriptionInfo
 from bot.topics.describe import describe
+from bot.topics.expand import StoryBuffer
 from bot.topics.index import TopicIndex, match_story
 from bot.topics.names import TopicNamer
 from bot.topics.query import Query, QueryError, parse_query
@@ -163,6 +165,9 @@ class Services:
         self.topics = topics
         self.admins = admins
         self.namer = namer
+        # The last recent-story buffer analysed for suggestions, by its story ids.
+        self._buffer_cache: tuple[tuple[int, ...], StoryBuffer] | None = None
+        self._buffer_lock = threading.Lock()
 
     def load(self) -> None:
         """Fill the topic index from storage (at start)."""
@@ -239,10 +244,21 @@ class Services:
                 found.append(Suggestion(item.term_index, item.term, words))
         return tuple(found)
 
-    @staticmethod
-    def _buffer(repo: Repository, now: datetime) -> list[Story]:
+    def _buffer(self, repo: Repository, now: datetime) -> StoryBuffer:
         recent = repo.recent_stories(now - timedelta(days=BUFFER_DAYS), limit=BUFFER_LIMIT)
-        return [item.story for item in recent]
+        return self._analysed(recent)
+
+    def _analysed(self, recent: Sequence[StoredStory]) -> StoryBuffer:
+        """The recent stories analysed, reused while they stay the same stories."""
+        ids = tuple(item.id for item in recent)
+        with self._buffer_lock:
+            cached = self._buffer_cache
+            if cached is not None and cached[0] == ids:
+                return cached[1]
+        buffer = StoryBuffer(item.story for item in recent)
+        with self._buffer_lock:
+            self._buffer_cache = (ids, buffer)
+        return buffer
 
     def widen_topic(
         self, chat: ChatRef, subscription_id: int, term_index: int, word: str, now: datetime
@@ -382,7 +398,7 @@ class Services:
             if item.cluster_id not in seen_clusters and match_story(index, item.story):
                 seen_clusters.add(item.cluster_id)
                 hits.append(item)
-        buffer = [item.story for item in stored[:BUFFER_LIMIT]]
+        buffer = self._analysed(stored[:BUFFER_LIMIT])
         return PreviewResult(
             text,
             describe(query),

@@ -10,6 +10,7 @@ import pytest
 
 from bot.models import Story
 from bot.topics.expand import (
+    StoryBuffer,
     exclusion_for,
     related_terms,
     suggest_for_query,
@@ -95,3 +96,25 @@ def test_exclusion_never_suggests_the_topic_itself(buffer: list[Story]) -> None:
     disliked = buffer[0]  # "Karzai sworn in as Afghan president in Kabul"
     word = exclusion_for(parse_query("Afghanistan"), disliked, buffer)
     assert word not in ("afghan", "afghanistan", None)
+
+
+def test_an_analysed_buffer_suggests_what_the_stories_do(buffer: list[Story]) -> None:
+    analysed = StoryBuffer(buffer)
+    for text in ("Afghanistan Pakistan", "Google IPO", "IPO -auction"):
+        query = parse_query(text)
+        # Reused for many queries, as one buffer serves every /subscribe until stories change.
+        assert suggest_for_query(query, analysed) == suggest_for_query(query, buffer)
+        assert suggest_for_query(query, analysed) == suggest_for_query(query, buffer)
+    disliked = buffer[0]
+    topic = parse_query("Afghanistan")
+    assert exclusion_for(topic, disliked, analysed) == exclusion_for(topic, disliked, buffer)
+
+
+def test_a_capitalised_term_is_not_suggested_for_another_term() -> None:
+    titles = [f"Google IPO opens, day {n}" for n in range(5)]
+    titles += [f"Google Android phone launch {n}" for n in range(4)]
+    titles += [f"Council budget vote {n}" for n in range(10)]
+    stories = [Story(str(n), None, t, "", WHEN, "Wire") for n, t in enumerate(titles)]
+    found = suggest_for_query(parse_query("Google IPO"), stories, limit=10)
+    assert "android" in found["google"]  # the buffer does offer words for Google...
+    assert all(word.casefold() != "ipo" for word in found["google"])  # ...but not its IPO
