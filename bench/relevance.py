@@ -1,12 +1,15 @@
 """Topic relevance on labelled topics: precision, recall and F1 of several matching setups.
 
-Usage: python -m bench.relevance LABELS_DIR DATA_DIR [--suggest N]
+Usage: python -m bench.relevance LABELS_DIR DATA_DIR [--suggest N] [--no-semantic]
 
 LABELS_DIR holds *.jsonl judgements ({"topic", "dataset", "id", "relevant"}); DATA_DIR holds
 ag_news_test.csv (id = 0-based row after the header) and rss_items_*.json (id = "id" field).
 Every item of the datasets a topic's labels name is matched; items outside the pool count as
 not relevant. Setups: naive substrings, the query as typed, level-2 aliases on every term, and
-the query widened with the top related_terms computed from each dataset's own stories.
+the query widened with the top related_terms computed from each dataset's own stories. When the
+semantic extra imports, the same queries plus semantic near misses (bot.topics.semantic), with
+each dataset's stories streamed in file order so that only earlier full matches serve as
+neighbours, as in a running bot.
 """
 
 from __future__ import annotations
@@ -16,16 +19,19 @@ import csv
 import html
 import json
 import re
+import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.embedding import Embedder, SemanticUnavailableError, Vector, load_embedder
 from bot.models import Story
 from bot.topics.analyze import analyze
 from bot.topics.compiled import Compiler
 from bot.topics.expand import suggest_for_query, with_alternatives
 from bot.topics.query import Query, QueryError, parse_query
+from bot.topics.semantic import SemanticConfig, SemanticMatcher
 
 _TAG = re.compile(r"<[^>]+>")
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -95,21 +101,99 @@ def wide(topic: str, _name: str, stories: dict[str, Story]) -> set[str]:
     return by_query(parse_query(" ".join("~" + w for w in topic.split())), stories)
 
 
+def widened(query: Query, limit: int, stories: dict[str, Story]) -> Query:
+    """``query`` with the top ``limit`` related terms per concept from ``stories``."""
+    buffer = list(stories.values())
+    for term, extra in suggest_for_query(query, buffer, limit=limit).items():
+        try:
+            query = with_alternatives(query, term, extra)
+        except QueryError:
+            query = with_alternatives(query, term, extra[: max(1, len(extra) // 2)])
+    return query
+
+
 def suggested(limit: int, base: Callable[[str], str]) -> Matcher:
     """The query widened with the top ``limit`` related terms from the dataset's own stories."""
 
     def run(topic: str, name: str, stories: dict[str, Story]) -> set[str]:
-        query = parse_query(base(topic))
-        buffer = list(stories.values())
-        for term, extra in suggest_for_query(query, buffer, limit=limit).items():
-            try:
-                query = with_alternatives(query, term, extra)
-            except QueryError:
-                query = with_alternatives(query, term, extra[: max(1, len(extra) // 2)])
+        query = widened(parse_query(base(topic)), limit, stories)
         print(f"    [{name}] {query.canonical}")
         return by_query(query, stories)
 
     return run
+
+
+class CachedEmbedder:
+    """Embeds each distinct text once per run and counts the CPU time spent embedding."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.cache: dict[str, Vector] = {}
+        self.cpu_seconds = 0.0
+        self.embedded = 0
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        """Vectors of ``texts``, computing only the ones not seen before."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            start = time.process_time()
+            self.cache.update(zip(missing, self.inner.embed(missing), strict=True))
+            self.cpu_seconds += time.process_time() - start
+            self.embedded += len(missing)
+        return [self.cache[t] for t in texts]
+
+
+def with_meaning(
+    embedder: Embedder, config: SemanticConfig, make: Callable[[str, dict[str, Story]], Query]
+) -> Matcher:
+    """A query's lexical matches plus its semantic near misses, stories taken in file order."""
+
+    def run(topic: str, _name: str, stories: dict[str, Story]) -> set[str]:
+        query = make(topic, stories)
+        root = Compiler().compile(query.root)
+        semantic = SemanticMatcher(embedder, config)
+        semantic.add(1, query)
+        order = list(stories)
+        lexical = {i for i in order if root.match(analyze(stories[i]))}
+        items = [(stories[i], {1} if i in lexical else set()) for i in order]
+        extra = semantic.near_misses(items)
+        return lexical | {i for i, found in zip(order, extra, strict=True) if found}
+
+    return run
+
+
+def semantic_setups(limit: int) -> tuple[dict[str, Matcher], CachedEmbedder | None]:
+    """Setups with semantic near misses, or none (and why) when the extra is missing."""
+    try:
+        embedder = CachedEmbedder(load_embedder())
+    except SemanticUnavailableError as exc:
+        print(f"(semantic setups skipped: {exc})")
+        return {}, None
+    default = SemanticConfig()
+    looser = SemanticConfig(concept_threshold=0.35, topic_threshold=0.55)
+    neighbours = SemanticConfig(neighbour_threshold=0.65)
+
+    def typed_query(topic: str, _stories: dict[str, Story]) -> Query:
+        return parse_query(topic)
+
+    def related_query(topic: str, stories: dict[str, Story]) -> Query:
+        return widened(parse_query(topic), limit, stories)
+
+    c, t = default.concept_threshold, default.topic_threshold
+    setups = {
+        f"f as typed + near misses (concept >= {c} or topic >= {t})": with_meaning(
+            embedder, default, typed_query
+        ),
+        "f' as f, looser (concept >= 0.35 or topic >= 0.55)": with_meaning(
+            embedder, looser, typed_query
+        ),
+        "g as f + earlier full matches as neighbours (>= 0.65)": with_meaning(
+            embedder, neighbours, typed_query
+        ),
+        f"h + {limit} related + near misses as f": with_meaning(embedder, default, related_query),
+    }
+    return setups, embedder
 
 
 def main() -> None:
@@ -118,6 +202,7 @@ def main() -> None:
     parser.add_argument("labels_dir", type=Path)
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--suggest", type=int, default=5, help="related terms accepted per term")
+    parser.add_argument("--no-semantic", action="store_true", help="skip the semantic setups")
     args = parser.parse_args()
     datasets = {p.stem: load_dataset(p) for p in sorted(args.data_dir.iterdir())}
     labels = load_labels(args.labels_dir)
@@ -130,6 +215,12 @@ def main() -> None:
             args.suggest, lambda t: " ".join("~" + w for w in t.split())
         ),
     }
+    embedder = None
+    if args.no_semantic:
+        print("(semantic setups skipped: --no-semantic)")
+    else:
+        more, embedder = semantic_setups(args.suggest)
+        setups.update(more)
     for setup, matcher in setups.items():
         print(f"== {setup}")
         scores = []
@@ -145,6 +236,12 @@ def main() -> None:
             print(f"  {topic:20s} P={p:.2f} R={r:.2f} F1={f:.2f} (found {len(predicted)})")
         mp, mr, mf = (sum(s[k] for s in scores) / len(scores) for k in range(3))
         print(f"  {'macro':20s} P={mp:.2f} R={mr:.2f} F1={mf:.2f}")
+    if embedder is not None and embedder.embedded:
+        each = embedder.cpu_seconds / embedder.embedded * 1000
+        print(
+            f"embedding: {embedder.embedded} distinct texts (stories and topics), "
+            f"{embedder.cpu_seconds:.1f} s CPU, {each:.1f} ms CPU each"
+        )
 
 
 if __name__ == "__main__":

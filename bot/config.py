@@ -17,6 +17,9 @@ from bot.models import DEFAULT_POLL_INTERVAL, FeedSpec
 DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_DATABASE_URL = "sqlite:///newsbot.db"
 DEFAULT_FEEDS_PATH = "feeds.yaml"
+# Semantic near misses (NEWSBOT_SEMANTIC): cosine similarities, see docs/MATCHING.md.
+DEFAULT_SEMANTIC_THRESHOLD = 0.40
+DEFAULT_SEMANTIC_TOPIC_THRESHOLD = 0.60
 MIN_POLL_INTERVAL = timedelta(minutes=1)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -43,6 +46,12 @@ class Settings:
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
+    semantic: bool = False
+    # Similarity a near miss needs to each concept it lacks, to the whole topic, or to a
+    # recent full match (None: that route is off).
+    semantic_threshold: float | None = DEFAULT_SEMANTIC_THRESHOLD
+    semantic_topic_threshold: float | None = DEFAULT_SEMANTIC_TOPIC_THRESHOLD
+    semantic_neighbour_threshold: float | None = None
 
     @property
     def bot_base_url(self) -> str:
@@ -91,6 +100,22 @@ class Settings:
             llm_base_url=llm_base_url,
             llm_model=llm_model,
             llm_api_key=environ.get("LLM_API_KEY", "").strip() or None,
+            semantic=_parse_bool("NEWSBOT_SEMANTIC", environ.get("NEWSBOT_SEMANTIC", "")),
+            semantic_threshold=_parse_similarity(
+                "NEWSBOT_SEMANTIC_THRESHOLD",
+                environ.get("NEWSBOT_SEMANTIC_THRESHOLD", ""),
+                DEFAULT_SEMANTIC_THRESHOLD,
+            ),
+            semantic_topic_threshold=_parse_similarity(
+                "NEWSBOT_SEMANTIC_TOPIC_THRESHOLD",
+                environ.get("NEWSBOT_SEMANTIC_TOPIC_THRESHOLD", ""),
+                DEFAULT_SEMANTIC_TOPIC_THRESHOLD,
+            ),
+            semantic_neighbour_threshold=_parse_similarity(
+                "NEWSBOT_SEMANTIC_NEIGHBOUR_THRESHOLD",
+                environ.get("NEWSBOT_SEMANTIC_NEIGHBOUR_THRESHOLD", ""),
+                None,
+            ),
         )
 
 
@@ -140,6 +165,24 @@ def _parse_seconds(name: str, raw: str) -> float:
         raise SettingsError(f"{name} must be a number of seconds, got {raw!r}.") from None
     if value < 0:
         raise SettingsError(f"{name} must be 0 or more, got {raw!r}.")
+    return value
+
+
+def _parse_similarity(name: str, raw: str, default: float | None) -> float | None:
+    """A similarity in (0, 1]; empty for the default, ``off`` to turn that route off."""
+    text = raw.strip().lower()
+    if not text:
+        return default
+    if text in _FALSE:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(
+            f"{name} must be a similarity between 0 and 1 (or off), got {raw!r}."
+        ) from None
+    if not 0 < value <= 1:
+        raise SettingsError(f"{name} must be above 0 and at most 1, got {raw!r}.")
     return value
 
 

@@ -5,20 +5,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.feeds.fetch import Fetcher
 from bot.feeds.normalize import normalize_feed
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import due_feeds, next_check_at
-from bot.models import FeedSpec, FeedState, FetchResult, FetchStatus, StoredStory, Story
+from bot.models import (
+    FeedSpec,
+    FeedState,
+    FetchResult,
+    FetchStatus,
+    StoredStory,
+    Story,
+    TopicMatch,
+)
 from bot.services import TopicBook
 from bot.storage.database import Database
 from bot.storage.repository import Repository
 from bot.stories.cluster import StoryClusterer
 from bot.stories.enrich import StoryEnricher
 from bot.topics.index import match_story
+from bot.topics.semantic import SemanticMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +47,17 @@ class MatchedAlert:
     topic: str
     title: str
     story_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Unsettled:
+    """A new story whose near misses by meaning are still to be found."""
+
+    feed_id: int
+    story_id: int
+    cluster_id: int
+    story: Story
+    matched: frozenset[int]  # topics it matched by words
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +95,7 @@ class Pipeline:
         enricher: StoryEnricher | None = None,
         concurrency: int = 8,
         on_alerts: Callable[[], None] | None = None,
+        semantic: SemanticMatcher | None = None,
     ) -> None:
         self.database = database
         self.fetcher = fetcher
@@ -85,6 +106,11 @@ class Pipeline:
         self.concurrency = concurrency
         self.on_alerts = on_alerts
         self._lock = asyncio.Lock()
+        # Semantic near misses (NEWSBOT_SEMANTIC): the stage, its view of the topics table,
+        # and the stories of the running tick that it still has to look at.
+        self.semantic = semantic
+        self._semantic_fingerprint: tuple[int, int] | None = None
+        self._unsettled: list[_Unsettled] = []
 
     def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> list[FeedState]:
         """Store the operator's feed list (new feeds are due at once)."""
@@ -114,16 +140,20 @@ class Pipeline:
                 repo = Repository(session)
                 feeds = due_feeds(repo.feed_states(), now)
                 self.topics.refresh(repo)
+                if self.semantic is not None:
+                    self._refresh_semantic(self.semantic, repo)
             if not feeds:
                 return TickReport()
             self._load_clusterer(now)
             results = await self._fetch_all(feeds)
             reports = []
             for feed, result in zip(feeds, results, strict=True):
+                unsettled = len(self._unsettled)
                 try:
                     reports.append(self._ingest(feed, result, now))
                 except Exception as exc:  # one feed's bad data must not stop the tick
                     logger.exception("feed ingest failed feed_id=%s", feed.id)
+                    del self._unsettled[unsettled:]  # those stories were rolled back
                     # The rolled-back stories may sit in the clusterer: rebuild it from storage.
                     self._clusterer_loaded = False
                     self._load_clusterer(now)
@@ -131,11 +161,54 @@ class Pipeline:
                         self._record_failure(feed, result, f"internal error: {exc}", now)
                     )
             report = TickReport(tuple(reports))
+            if self.semantic is not None and self._unsettled:
+                report = await self._match_by_meaning(self.semantic, feeds, report, now)
             if report.alert_count:
                 await self._enrich_and_release(report, now)
                 if self.on_alerts is not None:
                     self.on_alerts()
             return report
+
+    def _refresh_semantic(self, semantic: SemanticMatcher, repo: Repository) -> None:
+        """Give the semantic stage the topics created or deleted since the last tick."""
+        fingerprint = repo.topics_fingerprint()
+        if fingerprint != self._semantic_fingerprint:
+            self._semantic_fingerprint = fingerprint
+            semantic.sync(dict(repo.topics()))
+
+    async def _match_by_meaning(
+        self,
+        semantic: SemanticMatcher,
+        feeds: Sequence[FeedState],
+        report: TickReport,
+        now: datetime,
+    ) -> TickReport:
+        """Queue alerts for the tick's near misses; embedding runs off the event loop."""
+        unsettled, self._unsettled = self._unsettled, []
+        items = [(u.story, u.matched) for u in unsettled]
+        try:
+            found = await asyncio.to_thread(semantic.near_misses, items)
+        except Exception:  # meaning is an extra: the words' alerts go out regardless
+            logger.exception("semantic matching failed stories=%s", len(items))
+            return report
+        extra: dict[int, list[MatchedAlert]] = {}
+        with self.database.session() as session:
+            repo = Repository(session)
+            for item, matches in zip(unsettled, found, strict=True):
+                if matches:
+                    queued = self._enqueue(
+                        repo, item.story, item.story_id, item.cluster_id, matches, now
+                    )
+                    extra.setdefault(item.feed_id, []).extend(queued)
+        if not extra:
+            return report
+        # One report per due feed, in the same order.
+        return TickReport(
+            tuple(
+                replace(r, alerts=r.alerts + tuple(extra.get(f.id, ())))
+                for f, r in zip(feeds, report.feeds, strict=True)
+            )
+        )
 
     async def _enrich_and_release(self, report: TickReport, now: datetime) -> None:
         """Summarize the matched stories' articles, then let their held alerts go."""
@@ -262,7 +335,23 @@ class Pipeline:
         repo.set_cluster(story_id, cluster_id)
         if not alert:
             return []
-        matches = {m.topic_id: m for m in match_story(self.topics.index, story)}
+        found = match_story(self.topics.index, story)
+        if self.semantic is not None:
+            matched = frozenset(m.topic_id for m in found)
+            self._unsettled.append(_Unsettled(feed.id, story_id, cluster_id, story, matched))
+        return self._enqueue(repo, story, story_id, cluster_id, found, now)
+
+    def _enqueue(
+        self,
+        repo: Repository,
+        story: Story,
+        story_id: int,
+        cluster_id: int,
+        found: list[TopicMatch],
+        now: datetime,
+    ) -> list[MatchedAlert]:
+        """Queue one alert per subscribed chat of the matched topics (one per chat and event)."""
+        matches = {m.topic_id: m for m in found}
         queued: list[MatchedAlert] = []
         for recipient in repo.recipients(list(matches)):
             if repo.enqueue_alert(

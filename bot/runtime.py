@@ -7,8 +7,9 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.config import Settings, load_feeds
+from bot.config import Settings, SettingsError, load_feeds
 from bot.delivery.worker import DeliveryWorker
+from bot.embedding import Embedder, SemanticUnavailableError, load_embedder
 from bot.feeds.fetch import Fetcher, FetchPolicy
 from bot.llm import ChatClient
 from bot.pipeline import Pipeline
@@ -19,6 +20,7 @@ from bot.storage.outbox import SqlOutbox
 from bot.stories.enrich import StoryEnricher
 from bot.stories.llm import LlmSummarizer
 from bot.topics.names import LlmTopicNamer
+from bot.topics.semantic import SemanticConfig, SemanticMatcher
 
 
 @dataclass
@@ -33,9 +35,16 @@ class Runtime:
     outbox: SqlOutbox
 
     @classmethod
-    def start(cls, settings: Settings, *, now: datetime | None = None) -> Runtime:
-        """Open and upgrade the database, load the feed list and the topic index."""
+    def start(
+        cls, settings: Settings, *, now: datetime | None = None, embedder: Embedder | None = None
+    ) -> Runtime:
+        """Open and upgrade the database, load the feed list and the topic index.
+
+        With ``NEWSBOT_SEMANTIC`` on, ``embedder`` (default: the semantic extra's model) finds
+        near misses; a missing extra is a SettingsError that names the fix.
+        """
         feeds = load_feeds(settings.feeds_path)
+        semantic = semantic_matcher(settings, embedder) if settings.semantic else None
         database = Database(settings.database_url)
         database.upgrade()
         fetcher = Fetcher(FetchPolicy(allow_private=settings.allow_private_feeds))
@@ -53,7 +62,7 @@ class Runtime:
                 llm = LlmSummarizer(settings.llm_base_url, settings.llm_model, settings.llm_api_key)
             wait = timedelta(seconds=settings.article_wait_seconds)
             enricher = StoryEnricher(fetcher, llm=llm, hold=wait)
-        pipeline = Pipeline(database, fetcher, topics, enricher=enricher)
+        pipeline = Pipeline(database, fetcher, topics, enricher=enricher, semantic=semantic)
         pipeline.sync_feeds(feeds, now or datetime.now(UTC))
         return cls(settings, database, services, pipeline, fetcher, SqlOutbox(database))
 
@@ -71,3 +80,21 @@ class Runtime:
             await self.services.namer.aclose()
         await self.fetcher.aclose()
         self.database.dispose()
+
+
+def semantic_matcher(settings: Settings, embedder: Embedder | None = None) -> SemanticMatcher:
+    """The semantic stage NEWSBOT_SEMANTIC asks for; SettingsError when it cannot load."""
+    if embedder is None:
+        try:
+            embedder = load_embedder()
+        except SemanticUnavailableError as exc:
+            message = f"NEWSBOT_SEMANTIC is on, but {exc}"
+            if "pip install" not in message:
+                message += '; reinstall it with pip install "newsbot[semantic]"'
+            raise SettingsError(message + " (or set NEWSBOT_SEMANTIC=0)") from exc
+    config = SemanticConfig(
+        concept_threshold=settings.semantic_threshold,
+        topic_threshold=settings.semantic_topic_threshold,
+        neighbour_threshold=settings.semantic_neighbour_threshold,
+    )
+    return SemanticMatcher(embedder, config)
