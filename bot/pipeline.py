@@ -27,7 +27,7 @@ from bot.storage.repository import Repository
 from bot.stories.cluster import StoryClusterer
 from bot.stories.enrich import StoryEnricher
 from bot.topics.index import match_story
-from bot.topics.semantic import SemanticMatcher
+from bot.topics.semantic import Plan, SemanticMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class _Unsettled:
     story_id: int
     cluster_id: int
     story: Story
-    matched: frozenset[int]  # topics it matched by words
+    plan: Plan  # what the words decided; meaning settles the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +185,10 @@ class Pipeline:
     ) -> TickReport:
         """Queue alerts for the tick's near misses; embedding runs off the event loop."""
         unsettled, self._unsettled = self._unsettled, []
-        items = [(u.story, u.matched) for u in unsettled]
         try:
-            found = await asyncio.to_thread(semantic.near_misses, items)
+            found = await asyncio.to_thread(semantic.decide, [u.plan for u in unsettled])
         except Exception:  # meaning is an extra: the words' alerts go out regardless
-            logger.exception("semantic matching failed stories=%s", len(items))
+            logger.exception("semantic matching failed stories=%s", len(unsettled))
             return report
         extra: dict[int, list[MatchedAlert]] = {}
         with self.database.session() as session:
@@ -336,9 +335,15 @@ class Pipeline:
         if not alert:
             return []
         found = match_story(self.topics.index, story)
-        if self.semantic is not None:
-            matched = frozenset(m.topic_id for m in found)
-            self._unsettled.append(_Unsettled(feed.id, story_id, cluster_id, story, matched))
+        if self.semantic is not None:  # the words' part now; meaning after the feeds, off-loop
+            try:
+                plan = self.semantic.plan(story, {m.topic_id for m in found})
+            except Exception:  # as in match_story: one odd story must not stop the feed
+                logger.exception("semantic plan failed story_key=%s", story.key)
+            else:
+                if plan.needed:
+                    unsettled = _Unsettled(feed.id, story_id, cluster_id, story, plan)
+                    self._unsettled.append(unsettled)
         return self._enqueue(repo, story, story_id, cluster_id, found, now)
 
     def _enqueue(

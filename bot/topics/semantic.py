@@ -89,6 +89,20 @@ class _Topic:
 _Partial = dict[int, tuple[list[TermHit], set[int]]]
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One story's part of the semantic stage that words decide: what meaning must settle."""
+
+    text: str  # what to embed ("" when nothing needs it)
+    partial: _Partial  # topics it partly matches
+    full: list[int]  # topics it fully matched, remembered as neighbours
+
+    @property
+    def needed(self) -> bool:
+        """True when the story must be embedded."""
+        return bool(self.partial or self.full)
+
+
 def story_text(story: Story) -> str:
     """The text of a story that is embedded: its title and summary."""
     text = f"{story.title}. {story.summary}" if story.summary else story.title
@@ -182,39 +196,16 @@ class SemanticMatcher:
         """For each (story, topic ids it matched by words), the topics it also matches by meaning.
 
         Stories are taken in order: with neighbours on, a story's full matches serve the
-        stories after it. Only stories that partly match a topic of two or more concepts (or
-        fully match one, with neighbours on) are embedded, all in one call to the embedder.
+        stories after it. The same as ``decide`` over each item's ``plan``.
         """
-        remember = self.config.neighbour_threshold is not None and self.config.memory > 0
-        plans: list[tuple[_Partial, list[int]]] = []
-        texts: list[str] = []
-        for story, matched in items:
-            partial, full = self._plan(story, matched)
-            full = full if remember else []
-            plans.append((partial, full))
-            if partial or full:
-                texts.append(story_text(story))
-        self._embed_topics({t for partial, _ in plans for t in partial})
-        vectors = iter(self.embedder.embed(texts) if texts else [])
-        out: list[list[TopicMatch]] = []
-        for partial, full in plans:
-            found: list[TopicMatch] = []
-            if partial or full:
-                vector = next(vectors)
-                for topic_id, (hits, hit) in partial.items():
-                    match = self._decide(topic_id, hits, hit, vector)
-                    if match is not None:
-                        found.append(match)
-                for topic_id in full:
-                    self._topics[topic_id].recent.append(vector)
-            out.append(found)
-        return out
+        return self.decide([self.plan(story, matched) for story, matched in items])
 
-    def _plan(self, story: Story, matched: Collection[int]) -> tuple[_Partial, list[int]]:
-        """Topics the story partly matches (words that hit, concepts that hit), and full ones."""
-        full = [t for t in matched if t in self._topics]
+    def plan(self, story: Story, matched: Collection[int]) -> Plan:
+        """What there is to decide for one story: cheap, no embedding (the words' part)."""
+        remember = self.config.neighbour_threshold is not None and self.config.memory > 0
+        full = [t for t in matched if t in self._topics] if remember else []
         if not self._topics:
-            return {}, full
+            return Plan("", {}, full)
         analyzed = analyze(story)
         partial: _Partial = {}
         for concept in self._concepts.match_analyzed(analyzed):
@@ -226,7 +217,33 @@ class SemanticMatcher:
         for topic_id in list(partial):
             if self._excluded(self._topics[topic_id], analyzed):
                 del partial[topic_id]
-        return partial, full
+        return Plan(story_text(story) if partial or full else "", partial, full)
+
+    def decide(self, plans: Sequence[Plan]) -> list[list[TopicMatch]]:
+        """The near misses of each planned story, in order; embeds them all in one call.
+
+        Only stories that partly match a topic of two or more concepts (or fully match one,
+        with neighbours on) are embedded. Slow (the model): run it off the event loop.
+        """
+        work = [p for p in plans if p.needed]
+        self._embed_topics({t for p in work for t in p.partial if t in self._topics})
+        vectors = self.embedder.embed([p.text for p in work]) if work else []
+        by_plan = {id(p): v for p, v in zip(work, vectors, strict=True)}
+        out: list[list[TopicMatch]] = []
+        for plan in plans:
+            vector = by_plan.get(id(plan))
+            found: list[TopicMatch] = []
+            if vector is not None:
+                for topic_id, (hits, hit) in plan.partial.items():
+                    if topic_id in self._topics:
+                        match = self._decide(topic_id, hits, hit, vector)
+                        if match is not None:
+                            found.append(match)
+                for topic_id in plan.full:
+                    if topic_id in self._topics:
+                        self._topics[topic_id].recent.append(vector)
+            out.append(found)
+        return out
 
     @staticmethod
     def _excluded(topic: _Topic, story: AnalyzedStory) -> bool:
