@@ -6,6 +6,7 @@ which keeps a million subscriptions compact.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Union
 
 from bot.models import TermHit
@@ -49,7 +50,7 @@ def key_cost(key: str) -> float:
     return 1.0 + 6.0 / max(len(key), 1)
 
 
-def _set_cost(keys: tuple[str, ...]) -> float:
+def _set_cost(keys: Iterable[str]) -> float:
     """The anchor cost of one word's keys."""
     return sum(map(key_cost, keys))
 
@@ -88,27 +89,19 @@ class CTerm:
 
     def _match(self, story: AnalyzedStory) -> bool:
         """True when the term occurs in one of its fields."""
-        if self.singles:
-            if self.telling:
-                # story.keys is the union of all fields; other fields' keys carry a prefix.
-                if not self.singles.isdisjoint(story.keys):
-                    return True
-            elif any(not self.singles.isdisjoint(story.fields[f].positions) for f in self.fields):
-                return True
-        if self.seqs:
-            return self._match_phrase(story)
-        return False
-
-    def _match_phrase(self, story: AnalyzedStory) -> bool:
-        """True when one of the term's word sequences occurs in one of its fields."""
         keys = story.keys
-        for seq in self.seqs:
-            # Cheap rejection first: every word of the phrase must occur somewhere.
-            if all(not keys.isdisjoint(ks) for ks in seq) and any(
-                _find_sequence(story.fields[f], seq) is not None for f in self.fields
-            ):
+        if self.telling:
+            # story.keys is the union of all fields; other fields' keys carry a prefix.
+            if not self.singles.isdisjoint(keys):
                 return True
-        return False
+            if not self.seqs:
+                return False
+        if (self.telling or not self.singles) and not any(
+            all(not keys.isdisjoint(ks) for ks in seq) for seq in self.seqs
+        ):
+            return False  # cheap rejection: every word of a phrase must occur somewhere
+        # Finding the term decides it, and the hit is then remembered for the report.
+        return story.found[self] is not None
 
     def implied_by(self, keys: frozenset[str]) -> bool:
         """True when a story holding all of ``keys`` surely matches the term."""
@@ -116,12 +109,16 @@ class CTerm:
 
     def find(self, story: AnalyzedStory) -> TermHit | None:
         """Where the term first occurs, as a hit (field and the story's own words)."""
+        return self.find_in(story.fields)
+
+    def find_in(self, fields: dict[str, FieldText]) -> TermHit | None:
+        """Where the term first occurs in analysed fields, as a hit."""
         for name in self.fields:
-            text = story.fields[name]
-            common = self.singles.intersection(text.positions)
-            if common:
-                first = min(text.positions[k][0] for k in common)
-                return TermHit(self.label, text.words[first], name)
+            text = fields[name]
+            first = text.first
+            found = [first[k] for k in self.singles if k in first]
+            if found:
+                return TermHit(self.label, text.words[min(found)], name)
             for seq in self.seqs:
                 start = _find_sequence(text, seq)
                 if start is not None:
@@ -131,11 +128,8 @@ class CTerm:
 
     def hits(self, story: AnalyzedStory) -> tuple[TermHit, ...]:
         """The hit of this term, if any (remembered per story)."""
-        hit = story.found.get(self)
-        if hit is None:
-            one = self.find(story)
-            hit = story.found[self] = () if one is None else (one,)
-        return hit
+        hit = story.found[self]
+        return () if hit is None else (hit,)
 
     def anchor(self) -> Anchor | None:
         """Entries one of which every matching story has, and their cost.
@@ -156,12 +150,12 @@ class CTerm:
         return cost, frozenset(entries)
 
 
-def _sequences(term: Term, languages: tuple[str, ...]) -> list[tuple[tuple[str, ...], ...]]:
+def _sequences(term: Term, languages: tuple[str, ...]) -> list[tuple[frozenset[str], ...]]:
     """Each way the term can be written (itself and its aliases), as keys per word."""
     if term.field == "lang":
-        return [(("lang:" + term.words[0],),)]
+        return [(frozenset(("lang:" + term.words[0],)),)]
     if term.field == "source":
-        return [tuple(("source:" + w.lower(),) for w in term.words)]
+        return [tuple(frozenset(("source:" + w.lower(),)) for w in term.words)]
     spellings = [term.words]
     if term.mode != EXACT:
         forms = default_table().forms(term.words, wide=term.mode == WIDE)
@@ -169,19 +163,35 @@ def _sequences(term: Term, languages: tuple[str, ...]) -> list[tuple[tuple[str, 
     out = []
     for words in dict.fromkeys(spellings):
         if words:
-            out.append(tuple(word_keys(w, term.mode, languages) for w in words))
+            out.append(tuple(frozenset(word_keys(w, term.mode, languages)) for w in words))
     return out
 
 
-def _find_sequence(text: FieldText, seq: tuple[tuple[str, ...], ...]) -> int | None:
-    """The first position where consecutive words carry the keys of ``seq``, if any."""
-    starts = sorted({p for k in seq[0] for p in text.positions.get(k, ())})
-    for start in starts:
-        if all(
-            any(start + i in text.positions.get(k, ()) for k in keys)
-            for i, keys in enumerate(seq[1:], 1)
-        ):
+def _find_sequence(text: FieldText, seq: tuple[frozenset[str], ...]) -> int | None:
+    """The first position where consecutive words carry the keys of ``seq``, if any.
+
+    Walks the field's words from the first one carrying a key of the phrase's first word;
+    no per-key position lists are needed.
+    """
+    first = text.first
+    head = seq[0]
+    found = [first[k] for k in head if k in first]
+    if not found:
+        return None
+    keys_of = text.keys_of
+    last = len(keys_of) - len(seq)
+    start = min(found)
+    while start <= last:
+        pos = start
+        for keys in seq[1:]:
+            pos += 1
+            if keys.isdisjoint(keys_of[pos]):
+                break
+        else:
             return start
+        start += 1
+        while start <= last and head.isdisjoint(keys_of[start]):
+            start += 1
     return None
 
 
@@ -202,13 +212,18 @@ class CAnd:
             self.rest = tuple(c for c in children if not (isinstance(c, CTerm) and c.key))
             self.rest = self.rest or _NONE
 
+    @staticmethod
+    def of(children: tuple[CNode, ...]) -> CAnd:
+        """An AND of ``children``, in the form that reports their hits fastest."""
+        if all(isinstance(c, CTerm | CNot) for c in children):
+            return CAndTerms(children)
+        return CAnd(children)
+
     def match(self, story: AnalyzedStory) -> bool:
         """True when every child matches."""
         # Plain loops: this is the hottest path of matching and a generator costs more.
-        keys = story.keys
-        for key in self.need:
-            if key not in keys:
-                return False
+        if not story.keys.issuperset(self.need):
+            return False
         for child in self.rest:  # noqa: SIM110
             if not child.match(story):
                 return False
@@ -236,6 +251,17 @@ class CAnd:
             return options[0]
         pairs = frozenset(_pair(a[0], b[0]) for a in first for b in second)
         return cost1 * cost2 / 100.0, pairs
+
+
+class CAndTerms(CAnd):
+    """An AND of terms and exclusions only (most queries): hits are memo lookups, in C."""
+
+    __slots__ = ()
+
+    def hits(self, story: AnalyzedStory) -> tuple[TermHit, ...]:
+        """The hits of the terms, in order (an exclusion finds nothing)."""
+        # Every child is a CTerm or a CNot (see CAnd.of), both of which the memo can ask.
+        return tuple(filter(None, map(story.found.__getitem__, self.children)))  # type: ignore[arg-type]
 
 
 class COr:
@@ -286,6 +312,10 @@ class CNot:
         """An exclusion explains nothing."""
         return ()
 
+    def find_in(self, fields: dict[str, FieldText]) -> None:
+        """An exclusion is never a hit."""
+        return None
+
     def implied_by(self, keys: frozenset[str]) -> bool:
         """An absence is never implied by keys that are present."""
         return False
@@ -318,7 +348,7 @@ class Compiler:
         if isinstance(node, Not):
             return CNot(self._compile(node.child, languages))
         kids = tuple(self._compile(c, languages) for c in node.children)
-        return CAnd(kids) if isinstance(node, And) else COr(kids)
+        return CAnd.of(kids) if isinstance(node, And) else COr(kids)
 
     def __len__(self) -> int:
         return len(self._terms)

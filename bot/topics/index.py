@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import logging
 
-from bot.models import Story, TopicMatch
+from bot.models import Story, TermHit, TopicMatch
 from bot.topics.analyze import AnalyzedStory, analyze
 from bot.topics.compiled import CNode, Compiler
 from bot.topics.query import Query
 
 logger = logging.getLogger(__name__)
+
+# TopicMatch is a frozen dataclass, whose __init__ assigns through object.__setattr__; a
+# story at a million topics yields about a hundred matches, so they are built from the slots.
+_new = object.__new__
+_set_topic = TopicMatch.__dict__["topic_id"].__set__
+_set_hits = TopicMatch.__dict__["hits"].__set__
+
+
+def _topic_match(topic_id: int, hits: tuple[TermHit, ...]) -> TopicMatch:
+    """TopicMatch(topic_id, hits), built without the frozen dataclass's __init__."""
+    match: TopicMatch = _new(TopicMatch)
+    _set_topic(match, topic_id)
+    _set_hits(match, hits)
+    return match
 
 
 class TopicIndex:
@@ -105,11 +119,12 @@ class TopicIndex:
         """Matches for an already analysed story, ordered by topic id."""
         roots = self._roots
         sure = self._sure
-        out = []
+        out: list[TopicMatch] = []
+        append = out.append
         for topic_id in sorted(self.candidates(story)):
             root = roots[topic_id]
             if topic_id in sure or root.match(story):
-                out.append(TopicMatch(topic_id, root.hits(story)))
+                append(_topic_match(topic_id, root.hits(story)))
         return out
 
     def match(self, story: Story) -> list[TopicMatch]:
