@@ -55,6 +55,11 @@ def _set_cost(keys: Iterable[str]) -> float:
     return sum(map(key_cost, keys))
 
 
+def _cost(anchor: Anchor) -> float:
+    """An anchor's cost, for sorting."""
+    return anchor[0]
+
+
 def _pair(a: str, b: str) -> tuple[str, str]:
     """A pair entry, rarer (cheaper) key first: fewer stories then reach its second table."""
     return (a, b) if (key_cost(a), a) <= (key_cost(b), b) else (b, a)
@@ -238,19 +243,39 @@ class CAnd:
         return all(c.implied_by(keys) for c in self.children)
 
     def anchor(self) -> Anchor | None:
-        """The two cheapest required children as key pairs, else the cheapest child alone."""
-        options = sorted(
-            (a for c in self.children if (a := c.anchor()) is not None), key=lambda a: a[0]
-        )
+        """The two cheapest required children as key pairs, else the cheapest child alone.
+
+        A phrase takes part in a pair through its cheapest word: the words of one phrase
+        come together far more often than words of two different children do.
+        """
+        options = sorted((a for c in self.children if (a := c.anchor()) is not None), key=_cost)
         if not options:
             return None
-        if len(options) == 1:
+        words = sorted((a for c in self.children if (a := _word_anchor(c)) is not None), key=_cost)
+        if len(words) < 2:
             return options[0]
-        (cost1, first), (cost2, second) = options[0], options[1]
-        if len(first) * len(second) > MAX_PAIRS or any(len(e) != 1 for e in first | second):
+        (cost1, first), (cost2, second) = words[0], words[1]
+        if len(first) * len(second) > MAX_PAIRS:
             return options[0]
         pairs = frozenset(_pair(a[0], b[0]) for a in first for b in second)
         return cost1 * cost2 / 100.0, pairs
+
+
+def _word_anchor(node: CNode) -> Anchor | None:
+    """Single-key entries one of which every story matching ``node`` holds, if it has such.
+
+    A term's own keys, or for a phrase without other spellings the keys of its cheapest word
+    (every word of a phrase is in the story when the phrase is).
+    """
+    if not isinstance(node, CTerm):
+        anchor = node.anchor()
+        return anchor if anchor is not None and all(len(e) == 1 for e in anchor[1]) else None
+    if not node.seqs:
+        return _set_cost(node.singles), frozenset((k,) for k in node.singles)
+    if node.singles or len(node.seqs) != 1:
+        return None
+    word = min(node.seqs[0], key=_set_cost)
+    return _set_cost(word), frozenset((k,) for k in word)
 
 
 class CAndTerms(CAnd):
