@@ -6,7 +6,8 @@ LABELS_DIR holds *.jsonl judgements ({"topic", "dataset", "id", "relevant"}); DA
 ag_news_test.csv (id = 0-based row after the header) and rss_items_*.json (id = "id" field).
 Every item of the datasets a topic's labels name is matched; items outside the pool count as
 not relevant. Setups: naive substrings, the query as typed, level-2 aliases on every term, and
-the query widened with the top related_terms computed from each dataset's own stories. When the
+the query widened with the top related_terms computed from each dataset's own stories, and a
+subscriber's 👍/👎 feedback on the first alerts (judged by the labels). When the
 semantic extra imports, the same queries plus semantic near misses (bot.topics.semantic), with
 each dataset's stories streamed in file order so that only earlier full matches serve as
 neighbours, as in a running bot.
@@ -27,9 +28,10 @@ from pathlib import Path
 
 from bot.embedding import Embedder, SemanticUnavailableError, Vector, load_embedder
 from bot.models import Story
+from bot.refine import exclusion, narrow, suggestions_in, widen
 from bot.topics.analyze import analyze
 from bot.topics.compiled import Compiler
-from bot.topics.expand import suggest_for_query, with_alternatives
+from bot.topics.expand import StoryBuffer, suggest_for_query, with_alternatives
 from bot.topics.query import Query, QueryError, parse_query
 from bot.topics.semantic import SemanticConfig, SemanticMatcher
 
@@ -119,6 +121,50 @@ def suggested(limit: int, base: Callable[[str], str]) -> Matcher:
         query = widened(parse_query(base(topic)), limit, stories)
         print(f"    [{name}] {query.canonical}")
         return by_query(query, stories)
+
+    return run
+
+
+def with_feedback(labels: dict[str, dict[Item, bool]], likes: int, dislikes: int) -> Matcher:
+    """A subscriber who types the topic, then acts on alerts as they arrive.
+
+    Stories stream in file order. On the first ``likes`` alerts the labels call relevant the
+    subscriber taps 👍 and accepts the first word offered (as the bot offers it: suggested words
+    the liked story uses); on the first ``dislikes`` alerts the labels call not relevant they tap
+    👎 and accept the exclusion offered. What was alerted before a change stays alerted.
+    """
+
+    def run(topic: str, name: str, stories: dict[str, Story]) -> set[str]:
+        judged = labels[topic]
+        buffer = StoryBuffer(stories.values())
+        text = topic
+        root = Compiler().compile(parse_query(text).root)
+        liked = disliked = 0
+        found: set[str] = set()
+        for i, story in stories.items():
+            if not root.match(analyze(story)):
+                continue
+            found.add(i)
+            verdict = judged.get((name, i))
+            changed: str | None = None
+            try:
+                if verdict is True and liked < likes:
+                    liked += 1
+                    body = f"{story.title} {story.summary}"
+                    offered = suggestions_in(parse_query(text), body, buffer)
+                    if offered:
+                        changed = widen(text, offered[0].term_index, offered[0].words[0])
+                elif verdict is False and disliked < dislikes:
+                    disliked += 1
+                    word = exclusion(text, story, buffer)
+                    changed = narrow(text, word) if word else None
+            except QueryError:
+                changed = None
+            if changed is not None:
+                text = changed
+                root = Compiler().compile(parse_query(text).root)
+        print(f"    [{name}] {text} ({liked} 👍, {disliked} 👎)")
+        return found
 
     return run
 
@@ -214,6 +260,7 @@ def main() -> None:
         f"e level-2 + {args.suggest} related": suggested(
             args.suggest, lambda t: " ".join("~" + w for w in t.split())
         ),
+        "i as typed + feedback (3 👍, 3 👎)": with_feedback(labels, 3, 3),
     }
     embedder = None
     if args.no_semantic:

@@ -46,6 +46,17 @@ def suggestions_for(query: Query, buffer: Buffer) -> list[Suggestion]:
     return result
 
 
+def suggestions_in(query: Query, text: str, buffer: Buffer) -> list[Suggestion]:
+    """The suggestions for ``query`` that ``text`` (a liked story's) also uses."""
+    used = {w.casefold() for w in re.findall(r"\w+", text)}
+    picked = []
+    for suggestion in suggestions_for(query, buffer):
+        words = tuple(w for w in suggestion.words if w.casefold() in used)
+        if words:
+            picked.append(Suggestion(suggestion.term_index, suggestion.term, words))
+    return picked
+
+
 def _splice(text: str, old: str, new: str) -> str:
     """Replace the first standalone occurrence of ``old`` in ``text`` (case-insensitive)."""
     pattern = re.compile(rf"(?<![\w\"=~:-]){re.escape(old)}(?!\w)", re.IGNORECASE)

@@ -7,7 +7,6 @@ result that the caller renders. Nothing here knows Telegram.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from bot.refine import (
     narrow,
     suggestions_for,
     suggestions_from_names,
+    suggestions_in,
     widen,
 )
 from bot.storage.database import Database
@@ -323,12 +323,7 @@ class Services:
         query, _ = check_topic_text(sub.query_text)
         if query is None:
             return None
-        story_words = {w.casefold() for w in re.findall(r"\w+", f"{alert.title} {alert.summary}")}
-        picked = []
-        for suggestion in suggestions_for(query, buffer):
-            words = tuple(w for w in suggestion.words if w.casefold() in story_words)
-            if words:
-                picked.append(Suggestion(suggestion.term_index, suggestion.term, words))
+        picked = suggestions_in(query, f"{alert.title} {alert.summary}", buffer)
         return SubscribeResult(sub.query_text, subscription_id=sub.id, suggestions=tuple(picked))
 
     def dislike_alert(self, chat_id: int, alert_id: int, now: datetime) -> Exclusion | None:
