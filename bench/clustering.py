@@ -1,11 +1,18 @@
 """Pairwise precision and recall of StoryClusterer on hand-labelled events, and its speed.
 
 Usage: python -m bench.clustering ITEMS_JSON [--labels bench/data/clusters_labelled.json]
-       [--thresholds 0.2,0.25,0.3,0.35,0.4] [--speed-items 20000]
+       [--thresholds 0.2,0.25,0.3,0.35,0.4] [--speed-items 20000] [--show-errors THRESHOLD]
+       [--semantic 0.7,0.75,0.8]
 
 ITEMS_JSON is a list of RSS items (id, title, link, pubDate, description, source). Items are
 fed in publication order, as the pipeline would see them; descriptions are reduced to plain
 text first, as normalization does. Pairs are counted over the labelled items only.
+``--show-errors`` prints, for one threshold, every missed same-event pair and every merged
+different-event pair (sources, languages, hours apart, titles), to study what the clusterer gets
+wrong. Speed is CPU time of this process, so other work on the machine disturbs it less.
+``--semantic`` loads the default sentence embedder (the ``semantic`` extra) and measures the
+clusterer with it at the default lexical threshold, for each given semantic threshold, then its
+speed with the first one.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from bot.embedding import Embedder, load_embedder
 from bot.models import Story
-from bot.stories.cluster import StoryClusterer
+from bot.stories.cluster import DEFAULT_SEMANTIC_THRESHOLD, DEFAULT_THRESHOLD, StoryClusterer
 
 LANGUAGES = {"El País": "es", "ANSA": "it"}
 _TAG = re.compile(r"<[^>]+>")
@@ -51,17 +59,25 @@ def to_story(item: dict[str, Any]) -> Story:
     )
 
 
-def run(stories: list[tuple[int, Story]], threshold: float) -> dict[int, int]:
+def run(
+    stories: list[tuple[int, Story]],
+    threshold: float,
+    embedder: Embedder | None = None,
+    semantic_threshold: float = DEFAULT_SEMANTIC_THRESHOLD,
+) -> dict[int, int]:
     """Cluster ids for every story, fed in publication order."""
-    clusterer = StoryClusterer(threshold=threshold)
+    clusterer = StoryClusterer(
+        threshold=threshold, embedder=embedder, semantic_threshold=semantic_threshold
+    )
     now = max(s.published_at for _, s in stories)
     return {sid: clusterer.assign(sid, s, now) for sid, s in stories}
 
 
 def pair_scores(
     pred: dict[int, int], gold: dict[int, str], ids: list[int], langs: dict[int, str]
-) -> tuple[float, float, float, int, int]:
-    """Pairwise precision, recall, same-language recall, predicted pairs, gold pairs."""
+) -> tuple[float, float, float, float, int, int]:
+    """Pairwise precision, recall, same-language and cross-language recall, predicted pairs,
+    gold pairs."""
     tp = fp = fn = tp_same = fn_same = 0
     for a, b in combinations(ids, 2):
         same_pred = pred[a] == pred[b]
@@ -75,17 +91,27 @@ def pair_scores(
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     recall_same = tp_same / (tp_same + fn_same) if tp_same + fn_same else 1.0
-    return precision, recall, recall_same, tp + fp, tp + fn
+    tp_cross, fn_cross = tp - tp_same, fn - fn_same
+    recall_cross = tp_cross / (tp_cross + fn_cross) if tp_cross + fn_cross else 1.0
+    return precision, recall, recall_same, recall_cross, tp + fp, tp + fn
 
 
-def speed(stories: list[Story], n: int) -> float:
-    """Stories per second over ``n`` assignments.
+def speed(
+    stories: list[Story],
+    n: int,
+    embedder: Embedder | None = None,
+    semantic_threshold: float = DEFAULT_SEMANTIC_THRESHOLD,
+    cross_language: bool = True,
+) -> float:
+    """Stories per CPU second over ``n`` assignments.
 
     The day's items are replayed in order; each replay is moved 49 hours later, so the window
     holds one real day (plus the tail of the previous replay) rather than identical copies.
     """
-    clusterer = StoryClusterer()
-    start = time.perf_counter()
+    clusterer = StoryClusterer(
+        cross_language=cross_language, embedder=embedder, semantic_threshold=semantic_threshold
+    )
+    start = time.process_time()
     for i in range(n):
         s = stories[i % len(stories)]
         shifted = s.published_at + timedelta(hours=49 * (i // len(stories)))
@@ -99,7 +125,41 @@ def speed(stories: list[Story], n: int) -> float:
             language=s.language,
         )
         clusterer.assign(i, story, shifted)
-    return n / (time.perf_counter() - start)
+    return n / (time.process_time() - start)
+
+
+def show_errors(
+    pred: dict[int, int], gold: dict[int, str], ids: list[int], stories: dict[int, Story]
+) -> None:
+    """Print the missed same-event pairs and the merged different-event pairs."""
+
+    def describe(n: int) -> str:
+        s = stories[n]
+        return f"{n} {s.source} ({s.language}) {s.title[:70]!r}"
+
+    missed: list[str] = []
+    merged: list[str] = []
+    for a, b in combinations(ids, 2):
+        if (pred[a] == pred[b]) == (gold[a] == gold[b]):
+            continue
+        sa, sb = stories[a], stories[b]
+        hours = abs(sa.published_at - sb.published_at).total_seconds() / 3600
+        tags = []
+        if sa.source == sb.source:
+            tags.append("same source")
+        if sa.language != sb.language:
+            tags.append("cross-language")
+        line = (
+            f"  [{', '.join(tags) or '-'}; {hours:.0f} h apart] {describe(a)}\n      {describe(b)}"
+        )
+        if gold[a] == gold[b]:
+            missed.append(f"  {gold[a]}\n{line}")
+        else:
+            merged.append(line)
+    print(f"missed same-event pairs: {len(missed)}")
+    print("\n".join(missed))
+    print(f"merged different-event pairs: {len(merged)}")
+    print("\n".join(merged))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--labels", type=Path, default=default_labels)
     ap.add_argument("--thresholds", default="0.2,0.25,0.3,0.35,0.4")
     ap.add_argument("--speed-items", type=int, default=20_000)
+    ap.add_argument("--show-errors", type=float, metavar="THRESHOLD")
+    ap.add_argument("--semantic", metavar="THRESHOLDS", help="semantic thresholds to measure")
     args = ap.parse_args(argv)
     items = json.loads(args.items_json.read_text(encoding="utf-8"))
     labels = json.loads(args.labels.read_text(encoding="utf-8"))
@@ -127,13 +189,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     langs = {n: s.language or "" for n, s in stories}
     print(f"items={len(items)} labelled={len(labelled)} groups={len(labels['groups'])}")
-    print(f"{'threshold':>9} {'precision':>9} {'recall':>7} {'recall_same_lang':>16} pairs")
+    print(
+        f"{'threshold':>9} {'precision':>9} {'recall':>7} {'same_lang':>9} {'cross_lang':>10} pairs"
+    )
     for t in (float(x) for x in args.thresholds.split(",")):
         pred = run(stories, t)
-        p, r, rs, npred, ngold = pair_scores(pred, gold, labelled, langs)
-        print(f"{t:9.2f} {p:9.3f} {r:7.3f} {rs:16.3f} predicted={npred} gold={ngold}")
+        p, r, rs, rc, npred, ngold = pair_scores(pred, gold, labelled, langs)
+        print(f"{t:9.2f} {p:9.3f} {r:7.3f} {rs:9.3f} {rc:10.3f} predicted={npred} gold={ngold}")
+    if args.show_errors is not None:
+        show_errors(run(stories, args.show_errors), gold, labelled, dict(stories))
     rate = speed([s for _, s in stories], args.speed_items)
-    print(f"speed: {rate:,.0f} stories/s over {args.speed_items} assignments (one core)")
+    print(f"speed: {rate:,.0f} stories per CPU second over {args.speed_items} assignments")
+    rate = speed([s for _, s in stories], args.speed_items, cross_language=False)
+    print(f"speed without the cross-language stage: {rate:,.0f} stories per CPU second")
+    if args.semantic:
+        embedder = load_embedder()
+        semantic = [float(x) for x in args.semantic.split(",")]
+        print(f"with {embedder.name} at lexical threshold {DEFAULT_THRESHOLD}:")
+        print(f"{'semantic':>9} {'precision':>9} {'recall':>7} {'same_lang':>9} pairs")
+        for t in semantic:
+            pred = run(stories, DEFAULT_THRESHOLD, embedder, t)
+            p, r, rs, _, npred, ngold = pair_scores(pred, gold, labelled, langs)
+            print(f"{t:9.2f} {p:9.3f} {r:7.3f} {rs:9.3f} predicted={npred} gold={ngold}")
+        rate = speed([s for _, s in stories], args.speed_items, embedder, semantic[0])
+        print(f"speed with {embedder.name}: {rate:,.0f} stories per CPU second")
     return 0
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from bot.embedding import Vector
 from bot.models import Story
 from bot.stories.cluster import StoryClusterer
 
@@ -162,3 +164,171 @@ def test_shared_rare_name_and_figure_join_a_paraphrase() -> None:
     )
     assert clusterer.assign(1, first, T0 + timedelta(hours=1)) == 1
     assert clusterer.assign(2, second, T0 + timedelta(hours=2)) == 1
+
+
+def _story_in(language: str, title: str, summary: str, source: str, at: datetime) -> Story:
+    return Story(
+        key=f"{source}:{title}",
+        url=None,
+        title=title,
+        summary=summary,
+        published_at=at,
+        source=source,
+        language=language,
+    )
+
+
+TUNNEL_EN = _story_in(
+    "en",
+    "Mayor Ostrander opens Kessling tunnel after six years of work",
+    "The 4.2 km tunnel under the Brenn river cost 880 million euros, the city said on Tuesday.",
+    "Harbour Times",
+    T0 + timedelta(hours=1),
+)
+# The same event in Spanish: almost no stem in common, but the names and the figures "4,2"
+# (= 4.2) and "880" are shared.
+TUNNEL_ES = _story_in(
+    "es",
+    "La alcaldesa Ostrander inaugura por fin el túnel de Kessling",
+    "La obra, de 4,2 kilómetros bajo el río Brenn, ha costado 880 millones de euros y seis "
+    "años de trabajos, según el ayuntamiento.",
+    "Diario del Sur",
+    T0 + timedelta(hours=2),
+)
+
+
+def test_report_in_another_language_sharing_names_and_figures_joins() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    assert clusterer.assign(1, TUNNEL_EN, TUNNEL_EN.published_at) == 1
+    assert clusterer.assign(2, TUNNEL_ES, TUNNEL_ES.published_at) == 1
+
+
+def test_cross_language_stage_can_be_turned_off_for_single_language_feeds() -> None:
+    clusterer = StoryClusterer(cross_language=False)
+    _background(clusterer, 100)
+    clusterer.assign(1, TUNNEL_EN, TUNNEL_EN.published_at)
+    assert clusterer.assign(2, TUNNEL_ES, TUNNEL_ES.published_at) == 2
+
+
+def test_accented_and_plain_spellings_of_a_name_agree_across_languages() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    english = _story_in(
+        "en",
+        "Quebec and Montreal sign Saint-Eloi rail deal",
+        "Quebec will pay 40% of the Saint-Eloi line, Montreal the rest.",
+        "Harbour Times",
+        T0 + timedelta(hours=1),
+    )
+    french = _story_in(
+        "fr",
+        "Québec et Montréal signent l'accord ferroviaire de Saint-Éloi",
+        "Québec paiera 40 % de la ligne Saint-Éloi, Montréal le reste.",
+        "Le Courrier",
+        T0 + timedelta(hours=2),
+    )
+    assert clusterer.assign(1, english, english.published_at) == 1
+    assert clusterer.assign(2, french, french.published_at) == 1
+
+
+def test_other_language_story_sharing_one_famous_name_stays_apart() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    budget = _story_in(
+        "es",
+        "Ostrander presenta los presupuestos municipales",
+        "La alcaldesa anunció una rebaja de impuestos para los comercios del centro histórico.",
+        "Diario del Sur",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, TUNNEL_EN, TUNNEL_EN.published_at)
+    assert clusterer.assign(2, budget, budget.published_at) == 2
+
+
+def test_a_full_name_counts_as_one_shared_name() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    opening = _story_in(
+        "en",
+        "Mayor Lena Ostrander opens Kessling tunnel",
+        "The tunnel under the Brenn river opened on Tuesday.",
+        "Harbour Times",
+        T0 + timedelta(hours=1),
+    )
+    # "Lena Ostrander" is one name, not two: too little to tie these together.
+    market = _story_in(
+        "es",
+        "Lena Ostrander visita el mercado central de la ciudad",
+        "La alcaldesa Lena Ostrander habló con los vendedores sobre las obras del mercado.",
+        "Diario del Sur",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, opening, opening.published_at)
+    assert clusterer.assign(2, market, market.published_at) == 2
+
+
+class MeaningEmbedder:
+    """A fake embedder: texts using a word of the same meaning group get the same vector;
+    every other text gets a vector of its own (orthogonal to the groups)."""
+
+    name = "meaning groups"
+
+    def __init__(self, groups: list[tuple[str, ...]]) -> None:
+        self.groups = groups
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        out = []
+        for text in texts:
+            self.texts.append(text)
+            values = [0.0] * (len(self.groups) + 100)
+            group = next(
+                (i for i, words in enumerate(self.groups) if any(w in text.lower() for w in words)),
+                len(self.groups) + len(self.texts),  # a direction of its own
+            )
+            values[group] = 1.0
+            out.append(tuple(values))
+        return out
+
+
+REBUILD = ("rebuilt", "replaced", "rebuild")
+BRIDGE_PARAPHRASE = _story(
+    "Northbank crossing will be replaced, engineers say",
+    "Inspectors judged the cracked structure unsafe; demolition starts in autumn.",
+    "Evening Post",
+    T0 + timedelta(hours=2),
+)
+
+
+def test_without_embedder_a_paraphrase_with_few_shared_words_stays_apart() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    clusterer.assign(1, BRIDGE_A, T0)
+    assert clusterer.assign(2, BRIDGE_PARAPHRASE, BRIDGE_PARAPHRASE.published_at) == 2
+
+
+def test_embedder_joins_a_near_miss_close_in_meaning() -> None:
+    embedder = MeaningEmbedder([REBUILD])
+    clusterer = StoryClusterer(embedder=embedder)
+    _background(clusterer, 100)
+    clusterer.assign(1, BRIDGE_A, T0)
+    assert clusterer.assign(2, BRIDGE_PARAPHRASE, BRIDGE_PARAPHRASE.published_at) == 1
+
+
+def test_embedder_keeps_a_near_miss_of_another_meaning_apart() -> None:
+    embedder = MeaningEmbedder([REBUILD])
+    clusterer = StoryClusterer(embedder=embedder)
+    _background(clusterer, 100)
+    clusterer.assign(1, BRIDGE_A, T0)
+    assert clusterer.assign(3, BRIDGE_RACE, BRIDGE_RACE.published_at) == 3
+
+
+def test_embedder_is_asked_only_about_near_misses() -> None:
+    embedder = MeaningEmbedder([REBUILD])
+    clusterer = StoryClusterer(embedder=embedder)
+    clusterer.assign(1, BRIDGE_A, T0)
+    clusterer.assign(2, BRIDGE_B, T0 + timedelta(hours=3))  # joins by its words
+    unrelated = _story("Ferry fares frozen", "Tickets keep their price.", "X", T0)
+    clusterer.assign(3, unrelated, T0 + timedelta(hours=3))  # shares no word with anything
+    assert embedder.texts == []
