@@ -118,3 +118,11 @@ def test_a_capitalised_term_is_not_suggested_for_another_term() -> None:
     found = suggest_for_query(parse_query("Google IPO"), stories, limit=10)
     assert "android" in found["google"]  # the buffer does offer words for Google...
     assert all(word.casefold() != "ipo" for word in found["google"])  # ...but not its IPO
+
+
+def test_exclusion_is_never_a_number_or_ordinal() -> None:
+    titles = [f"Tariffs rise for the 3rd month in a row, survey {n}" for n in range(3)]
+    titles += ["Tariffs talks stall at the border", "Harbour reopens"]
+    stories = [Story(str(n), None, t, "", WHEN, "Wire") for n, t in enumerate(titles)]
+    word = exclusion_for(parse_query("tariffs"), stories[0], stories)
+    assert word in ("month", "row", "survey")

@@ -203,8 +203,9 @@ def exclusion_for(query: Query, story: Story, stories: Buffer) -> str | None:
     title = {t.norm for t in tokenize(story.title)}
     best: tuple[float, str] | None = None
     for word in sorted(words):
-        # A word seen in only one story would exclude nothing in future; skip it.
-        if df[word] < 2 or stem(word) in query_stems:
+        # A word seen in only one story would exclude nothing in future; skip it. Words with
+        # digits (3rd, 2025, g7) name a moment, not a subject, and make poor exclusions.
+        if df[word] < 2 or stem(word) in query_stems or any(c.isdigit() for c in word):
             continue
         if any(_covered(term, word, cache) for term in terms):
             continue
