@@ -55,6 +55,23 @@ def _set_cost(keys: Iterable[str]) -> float:
     return sum(map(key_cost, keys))
 
 
+# TermHit is a frozen dataclass, whose __init__ assigns through object.__setattr__: hits are
+# built from its slots instead, as the matcher makes one per term found in each story.
+_new = object.__new__
+_set_term = TermHit.__dict__["term"].__set__
+_set_matched = TermHit.__dict__["matched"].__set__
+_set_field = TermHit.__dict__["field"].__set__
+
+
+def _term_hit(term: str, matched: str, field: str) -> TermHit:
+    """TermHit(term, matched, field), built without the frozen dataclass's __init__."""
+    hit: TermHit = _new(TermHit)
+    _set_term(hit, term)
+    _set_matched(hit, matched)
+    _set_field(hit, field)
+    return hit
+
+
 def _cost(anchor: Anchor) -> float:
     """An anchor's cost, for sorting."""
     return anchor[0]
@@ -123,12 +140,12 @@ class CTerm:
             first = text.first
             found = [first[k] for k in self.singles if k in first]
             if found:
-                return TermHit(self.label, text.words[min(found)], name)
+                return _term_hit(self.label, text.words[min(found)], name)
             for seq in self.seqs:
                 start = _find_sequence(text, seq)
                 if start is not None:
                     matched = " ".join(text.words[start : start + len(seq)])
-                    return TermHit(self.label, matched, name)
+                    return _term_hit(self.label, matched, name)
         return None
 
     def hits(self, story: AnalyzedStory) -> tuple[TermHit, ...]:
@@ -358,6 +375,8 @@ class Compiler:
 
     def __init__(self) -> None:
         self._terms: dict[tuple[Term, tuple[str, ...]], CTerm] = {}
+        # Exclusions of a shared term are shared too: one memo entry per story, not one per topic.
+        self._nots: dict[CTerm, CNot] = {}
 
     def compile(self, node: Node) -> CNode:
         """The compiled form of a query tree (its lang: scopes add stemming languages)."""
@@ -371,7 +390,13 @@ class Compiler:
                 found = self._terms[key] = CTerm(node, languages)
             return found
         if isinstance(node, Not):
-            return CNot(self._compile(node.child, languages))
+            child = self._compile(node.child, languages)
+            if not isinstance(child, CTerm):
+                return CNot(child)
+            found_not = self._nots.get(child)
+            if found_not is None:
+                found_not = self._nots[child] = CNot(child)
+            return found_not
         kids = tuple(self._compile(c, languages) for c in node.children)
         return CAnd.of(kids) if isinstance(node, And) else COr(kids)
 

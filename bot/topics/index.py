@@ -37,13 +37,14 @@ class TopicIndex:
     def __init__(self) -> None:
         self._compiler = Compiler()
         self._roots: dict[int, CNode] = {}
-        # key -> topics filed under that key alone.
+        # Postings hold codes: topic id * 2, plus 1 when a story holding the entry's keys
+        # must still be verified, and 0 when the entry proves the topic (a one-word topic,
+        # a two-word AND under its pairs, the single-word forms of a country); a topic
+        # reached by a proving entry skips verification.
+        # key -> codes of topics filed under that key alone.
         self._single: dict[str, list[int]] = {}
-        # rarer key -> commoner key -> topics filed under the pair (both must be present).
+        # rarer key -> commoner key -> codes of topics filed under the pair (both present).
         self._pairs: dict[str, dict[str, list[int]]] = {}
-        # Topics that every entry proves: a story reaching them by any entry matches, so
-        # they skip verification (one-word topics, two-word ANDs filed under their pairs).
-        self._sure: set[int] = set()
 
     def add(self, topic_id: int, query: Query) -> None:
         """File a topic's query (replacing the one it had)."""
@@ -54,10 +55,10 @@ class TopicIndex:
         if anchor is None:  # the parser refuses such queries; keep the index safe anyway
             raise ValueError("query has no required term to index")
         self._roots[topic_id] = root
-        if all(root.implied_by(frozenset(entry)) for entry in anchor[1]):
-            self._sure.add(topic_id)
+        codes: dict[int, int] = {}  # one int object per code, shared by the postings
         for entry in anchor[1]:
-            self._posting(entry, create=True).append(topic_id)
+            code = _code(topic_id, root, entry)
+            self._posting(entry, create=True).append(codes.setdefault(code, code))
 
     def _posting(self, entry: tuple[str, ...], *, create: bool) -> list[int]:
         """The topic list of one anchor entry (created when asked)."""
@@ -77,12 +78,11 @@ class TopicIndex:
         root = self._roots.pop(topic_id, None)
         if root is None:
             return
-        self._sure.discard(topic_id)
         # The anchor is a function of the compiled query: recomputed, not stored per topic.
         anchor = root.anchor()
         for entry in anchor[1] if anchor is not None else ():
             posting = self._posting(entry, create=False)
-            posting.remove(topic_id)
+            posting.remove(_code(topic_id, root, entry))
             if posting:
                 continue
             if len(entry) == 1:
@@ -100,6 +100,10 @@ class TopicIndex:
 
     def candidates(self, story: AnalyzedStory) -> set[int]:
         """Topics filed under keys the story has: a superset of the matches."""
+        return {code >> 1 for code in self._codes(story)}
+
+    def _codes(self, story: AnalyzedStory) -> set[int]:
+        """Codes (see __init__) of the topics filed under keys the story has."""
         found: set[int] = set()
         keys = story.keys
         single = self._single
@@ -118,18 +122,32 @@ class TopicIndex:
     def match_analyzed(self, story: AnalyzedStory) -> list[TopicMatch]:
         """Matches for an already analysed story, ordered by topic id."""
         roots = self._roots
-        sure = self._sure
         out: list[TopicMatch] = []
         append = out.append
-        for topic_id in sorted(self.candidates(story)):
-            root = roots[topic_id]
-            if topic_id in sure or root.match(story):
-                append(_topic_match(topic_id, root.hits(story)))
+        proven = None
+        # Sorted codes put a topic's proving entry (even code) before its other entries.
+        for code in sorted(self._codes(story)):
+            topic_id = code >> 1
+            if code & 1:
+                if topic_id == proven:
+                    continue
+                root = roots[topic_id]
+                if not root.match(story):
+                    continue
+            else:
+                proven = topic_id
+                root = roots[topic_id]
+            append(_topic_match(topic_id, root.hits(story)))
         return out
 
     def match(self, story: Story) -> list[TopicMatch]:
         """The topics a story matches, each with the terms that hit and where."""
         return self.match_analyzed(analyze(story))
+
+
+def _code(topic_id: int, root: CNode, entry: tuple[str, ...]) -> int:
+    """A topic's code in the posting of one anchor entry (see TopicIndex.__init__)."""
+    return topic_id * 2 + (not root.implied_by(frozenset(entry)))
 
 
 def match_story(index: TopicIndex, story: Story) -> list[TopicMatch]:
