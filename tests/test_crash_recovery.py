@@ -326,7 +326,8 @@ def caught_in_window(
     database: Database, telegram: FakeTelegramServer, items: dict[str, list[FeedItem]]
 ) -> set[tuple[int, str]]:
     """Alerts still claimed ('sending') by the killed worker that the chat already received."""
-    time.sleep(0.1)  # let the fake server finish a request the dead worker had sent
+    # Let the fake server answer every request the dead worker had sent before looking.
+    assert telegram.wait_quiet(), "the fake Telegram server never went quiet"
     with database.session() as session:
         claimed = session.execute(
             text(

@@ -6,9 +6,11 @@ python-telegram-bot talks to it through ``base_url``:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from email.message import Message
 from email.parser import BytesParser
@@ -55,9 +57,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        self._serve(dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
+        with self.server.busy(self.path):
+            self._serve(dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)))
 
     def do_POST(self) -> None:
+        with self.server.busy(self.path):
+            self._post()
+
+    def _post(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         try:
@@ -100,6 +107,23 @@ class _Server(ThreadingHTTPServer):
         self.emulator = emulator
         self.tokens_seen: list[str] = []
         self.lock = threading.Lock()
+        self.active = 0  # requests being answered now
+        self.last_activity = time.monotonic()
+
+    @contextlib.contextmanager
+    def busy(self, path: str) -> Iterator[None]:
+        """Count a request as in flight while it is answered (long polls do not count)."""
+        if urlsplit(path).path.endswith("/getUpdates"):
+            yield
+            return
+        with self.lock:
+            self.active += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.active -= 1
+                self.last_activity = time.monotonic()
 
 
 class FakeTelegramServer(LoopbackServer[_Server]):
@@ -117,6 +141,24 @@ class FakeTelegramServer(LoopbackServer[_Server]):
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT``; PTB's ``base_url`` is this plus ``/bot``."""
         return f"http://127.0.0.1:{self.port}"
+
+    def wait_quiet(self, quiet: float = 0.3, timeout: float = 10.0) -> bool:
+        """Wait until no request has been in flight for ``quiet`` seconds (False on timeout).
+
+        A client killed mid-request may leave a request the server has yet to answer; this
+        lets a test see everything that client sent before looking at what arrived.
+        """
+        server = self._server
+        if server is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with server.lock:
+                idle = server.active == 0 and time.monotonic() - server.last_activity >= quiet
+            if idle:
+                return True
+            time.sleep(0.02)
+        return False
 
     @property
     def tokens_seen(self) -> list[str]:
