@@ -57,10 +57,28 @@ def suggestions_in(query: Query, text: str, buffer: Buffer) -> list[Suggestion]:
     return picked
 
 
-def _splice(text: str, old: str, new: str) -> str:
-    """Replace the first standalone occurrence of ``old`` in ``text`` (case-insensitive)."""
+def _splice(text: str, old: str, new: str, *, in_group: bool = False) -> str:
+    """Replace the first standalone occurrence of ``old`` in ``text`` (case-insensitive).
+
+    With ``in_group``, only an occurrence that is an alternative of an OR group inside
+    parentheses is replaced (``text`` comes back unchanged when there is none).
+    """
     pattern = re.compile(rf"(?<![\w\"=~:-]){re.escape(old)}(?!\w)", re.IGNORECASE)
-    return pattern.sub(lambda m: new.replace("\\0", m.group(0)), text, count=1)
+    for match in pattern.finditer(text):
+        before = text[: match.start()].rstrip()
+        after = text[match.end() :].lstrip()
+        if in_group and not (
+            (before.endswith("(") or _ENDS_WITH_OR.search(before))
+            and (after.startswith(")") or _STARTS_WITH_OR.match(after))
+        ):
+            continue
+        replacement = new.replace("\\0", match.group(0))
+        return text[: match.start()] + replacement + text[match.end() :]
+    return text
+
+
+_ENDS_WITH_OR = re.compile(r"(?:^|\s)(?:OR|\|)$")
+_STARTS_WITH_OR = re.compile(r"(?:OR|\|)(?:\s|$)")
 
 
 def widen(text: str, term_index: int, word: str) -> str:
@@ -73,12 +91,17 @@ def widen(text: str, term_index: int, word: str) -> str:
     wider = with_alternatives(query, term, [word])
     # Keep the subscriber's own spelling where the splice reads back to the same query.
     written = f'"{word}"' if " " in word.strip() else word  # a phrase keeps its words together
-    spelled = _splice(text, term, f"(\\0 OR {written})")
-    try:
-        if parse_query(spelled).canonical == wider.canonical:
-            return spelled
-    except QueryError:
-        pass
+    # A term already in an OR group takes one more alternative there: (a OR b OR c), not
+    # (a OR (b OR c)); elsewhere it becomes a group of its own.
+    for spelled in (
+        _splice(text, term, f"\\0 OR {written}", in_group=True),
+        _splice(text, term, f"(\\0 OR {written})"),
+    ):
+        try:
+            if spelled != text and parse_query(spelled).canonical == wider.canonical:
+                return spelled
+        except QueryError:
+            continue
     return wider.canonical
 
 
