@@ -33,6 +33,7 @@ class Runtime:
     pipeline: Pipeline
     fetcher: Fetcher
     outbox: SqlOutbox
+    llm: ChatClient | None = None  # the optional language model, shared by its uses
 
     @classmethod
     def start(
@@ -49,22 +50,20 @@ class Runtime:
         database.upgrade()
         fetcher = Fetcher(FetchPolicy(allow_private=settings.allow_private_feeds))
         topics = TopicBook()
-        namer = None
+        chat = None
         if settings.llm_base_url and settings.llm_model:
             chat = ChatClient(settings.llm_base_url, settings.llm_model, settings.llm_api_key)
-            namer = LlmTopicNamer(chat)
+        namer = LlmTopicNamer(chat) if chat is not None else None
         services = Services(database, topics, admins=settings.admins, namer=namer)
         services.load()
         enricher = None
         if settings.article_wait_seconds > 0:
-            llm = None
-            if settings.llm_base_url and settings.llm_model:
-                llm = LlmSummarizer(settings.llm_base_url, settings.llm_model, settings.llm_api_key)
+            llm = LlmSummarizer(chat) if chat is not None else None
             wait = timedelta(seconds=settings.article_wait_seconds)
             enricher = StoryEnricher(fetcher, llm=llm, hold=wait)
         pipeline = Pipeline(database, fetcher, topics, enricher=enricher, semantic=semantic)
         pipeline.sync_feeds(feeds, now or datetime.now(UTC))
-        return cls(settings, database, services, pipeline, fetcher, SqlOutbox(database))
+        return cls(settings, database, services, pipeline, fetcher, SqlOutbox(database), chat)
 
     def delivery_worker(self, notifier: Notifier) -> DeliveryWorker:
         """A worker that drains the outbox through ``notifier``."""
@@ -74,10 +73,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Close network clients and database connections."""
-        if self.pipeline.enricher is not None:
-            await self.pipeline.enricher.aclose()
-        if self.services.namer is not None:
-            await self.services.namer.aclose()
+        if self.llm is not None:
+            await self.llm.aclose()
         await self.fetcher.aclose()
         self.database.dispose()
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from bot.llm import ChatClient
 from bot.stories.llm import LlmSummarizer
 
 GOOD = "The council approved a plan to rebuild the Northbank bridge. Work starts in June."
@@ -78,7 +79,8 @@ def server() -> Iterator[str]:
 
 
 async def _summary(base: str, mode: str, budget: int = 300, **kw: Any) -> str | None:
-    llm = LlmSummarizer(f"{base}/{mode}/v1", "tiny-model", "sk-secret", **kw)
+    chat = ChatClient(f"{base}/{mode}/v1", "tiny-model", "sk-secret", **kw)
+    llm = LlmSummarizer(chat)
     try:
         return await llm.summarize(
             title="Bridge to be rebuilt",
@@ -87,7 +89,7 @@ async def _summary(base: str, mode: str, budget: int = 300, **kw: Any) -> str | 
             budget=budget,
         )
     finally:
-        await llm.aclose()
+        await chat.aclose()
 
 
 async def test_good_answer_is_returned_and_request_is_well_formed(server: str) -> None:
@@ -116,11 +118,12 @@ async def test_slightly_long_answer_is_cut_to_whole_sentences(server: str) -> No
 
 
 async def test_unreachable_server_gives_none() -> None:
-    llm = LlmSummarizer("http://127.0.0.1:1/v1", "m", timeout_s=1.0)
+    chat = ChatClient("http://127.0.0.1:1/v1", "m", timeout_s=1.0)
+    llm = LlmSummarizer(chat)
     try:
         assert await llm.summarize(title="t", text="x", language=None, budget=100) is None
     finally:
-        await llm.aclose()
+        await chat.aclose()
 
 
 async def test_api_key_never_logged(server: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -78,8 +78,3 @@ class StoryEnricher:
         except Exception:  # a page that breaks the extractor must not break the alert
             logger.exception("article extraction failed url_host=%s", story.site)
             return None
-
-    async def aclose(self) -> None:
-        """Close the LLM client (the fetcher belongs to the caller)."""
-        if self.llm is not None:
-            await self.llm.aclose()

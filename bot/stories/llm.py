@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 
-import httpx
-
 from bot.llm import ChatClient
 from bot.stories.summarize import cut_at_sentence
 
@@ -30,16 +28,8 @@ _SYSTEM_PROMPT = (
 class LlmSummarizer:
     """Asks a chat-completions model for a short neutral summary; None on any failure."""
 
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        api_key: str | None = None,
-        *,
-        timeout_s: float = 8.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._chat = ChatClient(base_url, model, api_key, timeout_s=timeout_s, transport=transport)
+    def __init__(self, chat: ChatClient) -> None:
+        self._chat = chat  # its owner closes it
 
     async def summarize(
         self, *, title: str, text: str, language: str | None, budget: int
@@ -73,7 +63,3 @@ class LlmSummarizer:
         if len(answer) > budget:
             answer = cut_at_sentence(answer, budget)
         return answer or None
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._chat.aclose()

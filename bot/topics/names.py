@@ -37,16 +37,12 @@ class TopicNamer(Protocol):
         """Other names per concept (keys as given), unchecked: callers filter them."""
         ...
 
-    async def aclose(self) -> None:
-        """Release what the namer holds open."""
-        ...
-
 
 class LlmTopicNamer:
     """A TopicNamer backed by a chat-completions model."""
 
     def __init__(self, chat: ChatClient) -> None:
-        self._chat = chat
+        self._chat = chat  # its owner closes it
 
     async def propose(self, topic: str, concepts: Sequence[str]) -> dict[str, list[str]]:
         """The model's other names per concept, or {} on any failure."""
@@ -57,10 +53,6 @@ class LlmTopicNamer:
             _SYSTEM_PROMPT, user, max_tokens=60 * len(concepts) + 40, purpose="topic names"
         )
         return {} if answer is None else parse_names(answer, concepts)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._chat.aclose()
 
 
 def parse_names(answer: str, concepts: Sequence[str]) -> dict[str, list[str]]:
