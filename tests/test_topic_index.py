@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.models import Story, TermHit
 from bot.topics.analyze import analyze
-from bot.topics.compiled import Compiler
+from bot.topics.compiled import CNode, Compiler
 from bot.topics.index import TopicIndex, match_story
 from bot.topics.query import QueryError, parse_query
 
@@ -163,9 +163,8 @@ stories = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(query_text, min_size=1, max_size=12), st.lists(stories, min_size=1, max_size=4))
-def test_index_equals_naive_loop(texts: list[str], items: list[Story]) -> None:
+def index_and_naive(texts: list[str]) -> tuple[TopicIndex, dict[int, CNode]]:
+    """The valid queries among ``texts`` in an index, and each compiled on its own."""
     index = TopicIndex()
     compiler = Compiler()
     naive = {}
@@ -176,6 +175,13 @@ def test_index_equals_naive_loop(texts: list[str], items: list[Story]) -> None:
             continue
         index.add(topic_id, query)
         naive[topic_id] = compiler.compile(query.root)
+    return index, naive
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(query_text, min_size=1, max_size=12), st.lists(stories, min_size=1, max_size=4))
+def test_index_equals_naive_loop(texts: list[str], items: list[Story]) -> None:
+    index, naive = index_and_naive(texts)
     for item in items:
         analyzed = analyze(item)
         expected = sorted(t for t, root in naive.items() if root.match(analyzed))
@@ -193,16 +199,7 @@ def test_index_equals_naive_loop(texts: list[str], items: list[Story]) -> None:
 def test_hits_and_removals_equal_naive_loop(
     texts: list[str], items: list[Story], removed: set[int]
 ) -> None:
-    index = TopicIndex()
-    compiler = Compiler()
-    naive = {}
-    for topic_id, qtext in enumerate(texts):
-        try:
-            query = parse_query(qtext)
-        except QueryError:
-            continue
-        index.add(topic_id, query)
-        naive[topic_id] = compiler.compile(query.root)
+    index, naive = index_and_naive(texts)
     for topic_id in removed:
         index.remove(topic_id)
         naive.pop(topic_id, None)
