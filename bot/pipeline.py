@@ -109,7 +109,7 @@ class Pipeline:
         # Semantic near misses (NEWSBOT_SEMANTIC): the stage, its view of the topics table,
         # and the stories of the running tick that it still has to look at.
         self.semantic = semantic
-        self._semantic_fingerprint: tuple[int, int] | None = None
+        self._semantic_version: int | None = None  # the TopicBook version it last saw
         self._unsettled: list[_Unsettled] = []
 
     def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime) -> list[FeedState]:
@@ -140,8 +140,8 @@ class Pipeline:
                 repo = Repository(session)
                 feeds = due_feeds(repo.feed_states(), now)
                 self.topics.refresh(repo)
-                if self.semantic is not None:
-                    self._refresh_semantic(self.semantic, repo)
+            if self.semantic is not None:
+                self._refresh_semantic(self.semantic)
             if not feeds:
                 return TickReport()
             self._load_clusterer(now)
@@ -169,12 +169,11 @@ class Pipeline:
                     self.on_alerts()
             return report
 
-    def _refresh_semantic(self, semantic: SemanticMatcher, repo: Repository) -> None:
-        """Give the semantic stage the topics created or deleted since the last tick."""
-        fingerprint = repo.topics_fingerprint()
-        if fingerprint != self._semantic_fingerprint:
-            self._semantic_fingerprint = fingerprint
-            semantic.sync(dict(repo.topics()))
+    def _refresh_semantic(self, semantic: SemanticMatcher) -> None:
+        """Give the semantic stage the topics the index gained or lost since the last tick."""
+        if self.topics.version != self._semantic_version:
+            self._semantic_version = self.topics.version
+            semantic.sync(self.topics.known())
 
     async def _match_by_meaning(
         self,

@@ -114,8 +114,10 @@ class TopicBook:
 
     def __init__(self) -> None:
         self.index = TopicIndex()
-        self._loaded: set[int] = set()
+        self._loaded: dict[int, str] = {}  # topic id -> canonical query text
         self._fingerprint: tuple[int, int] | None = None
+        # Counts changes to the indexed topics, so other stages can tell when to catch up.
+        self.version = 0
 
     def refresh(self, repo: Repository) -> None:
         """Add topics created and drop topics deleted since the last refresh (other processes)."""
@@ -124,7 +126,7 @@ class TopicBook:
             return  # nothing changed: skip reading every topic
         self._fingerprint = fingerprint
         stored = dict(repo.topics())
-        for topic_id in self._loaded - stored.keys():
+        for topic_id in self._loaded.keys() - stored.keys():
             self.forget(topic_id)
         for topic_id, canonical in stored.items():
             if topic_id in self._loaded:
@@ -138,13 +140,19 @@ class TopicBook:
         """Index a topic."""
         if topic_id not in self._loaded:
             self.index.add(topic_id, query)
-            self._loaded.add(topic_id)
+            self._loaded[topic_id] = query.canonical
+            self.version += 1
 
     def forget(self, topic_id: int) -> None:
         """Drop a topic from the index."""
         if topic_id in self._loaded:
             self.index.remove(topic_id)
-            self._loaded.discard(topic_id)
+            del self._loaded[topic_id]
+            self.version += 1
+
+    def known(self) -> dict[int, str]:
+        """The indexed topics: topic id -> canonical query text."""
+        return dict(self._loaded)
 
     def __len__(self) -> int:
         return len(self._loaded)
