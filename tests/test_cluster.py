@@ -332,3 +332,25 @@ def test_embedder_is_asked_only_about_near_misses() -> None:
     unrelated = _story("Ferry fares frozen", "Tickets keep their price.", "X", T0)
     clusterer.assign(3, unrelated, T0 + timedelta(hours=3))  # shares no word with anything
     assert embedder.texts == []
+
+
+def test_a_name_spelt_differently_in_another_language_still_counts_as_shared() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    english = _story_in(
+        "en",
+        "Ukraine's Mykhailo Kovalenko resigns after Kharkiv strike",
+        "The defence minister of Ukraine stepped down after the strike on Kharkiv killed 12.",
+        "Harbour Times",
+        T0 + timedelta(hours=1),
+    )
+    # "Ucraina", "Mikhailo Kovalenco" and "Charkiv": other spellings of the same names.
+    italian = _story_in(
+        "it",
+        "Ucraina, si dimette il ministro Mikhailo Kovalenco dopo l'attacco su Charkiv",
+        "Il ministro della difesa lascia l'incarico dopo il raid che ha ucciso dodici persone.",
+        "Corriere del Porto",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, english, english.published_at)
+    assert clusterer.assign(2, italian, italian.published_at) == 1
