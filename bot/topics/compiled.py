@@ -85,7 +85,7 @@ def _pair(a: str, b: str) -> tuple[str, str]:
 class CTerm:
     """A compiled term: the key sequences it matches and the fields it looks in."""
 
-    __slots__ = ("fields", "key", "label", "seqs", "singles", "telling")
+    __slots__ = ("fields", "heads", "key", "label", "only", "seqs", "singles", "telling")
 
     def __init__(self, term: Term, languages: tuple[str, ...] = ()) -> None:
         shown = default_table().display_name(term.words) if term.field is None else None
@@ -94,6 +94,12 @@ class CTerm:
         sequences = _sequences(term, languages)
         self.singles = frozenset(k for seq in sequences if len(seq) == 1 for k in seq[0])
         self.seqs = tuple(seq for seq in sequences if len(seq) > 1)
+        # The one key of a term without phrases or other spellings, in any field it scopes.
+        self.only: str | None = None
+        if not self.seqs and len(self.singles) == 1:
+            [self.only] = self.singles
+        # Keys of the first words of the phrases: a field without any holds none of them.
+        self.heads = frozenset(k for seq in self.seqs for k in seq[0])
         # True when a single key found anywhere in the story proves the term: keys of
         # source: and lang: carry their prefix and occur in that field only.
         self.telling = term.field != "title"
@@ -118,10 +124,17 @@ class CTerm:
                 return True
             if not self.seqs:
                 return False
-        if (self.telling or not self.singles) and not any(
-            all(not keys.isdisjoint(ks) for ks in seq) for seq in self.seqs
-        ):
-            return False  # cheap rejection: every word of a phrase must occur somewhere
+        if self.telling or not self.singles:
+            # Cheap rejection: every word of some phrase must occur somewhere in the story.
+            # Plain loops: generators cost more on this hot path.
+            for seq in self.seqs:
+                for word in seq:
+                    if keys.isdisjoint(word):
+                        break
+                else:
+                    break
+            else:
+                return False
         # Finding the term decides it, and the hit is then remembered for the report.
         return story.found[self] is not None
 
@@ -135,12 +148,20 @@ class CTerm:
 
     def find_in(self, fields: dict[str, FieldText]) -> TermHit | None:
         """Where the term first occurs in analysed fields, as a hit."""
+        only = self.only
         for name in self.fields:
             text = fields[name]
             first = text.first
+            if only is not None:  # most terms: one key, no phrase
+                pos = first.get(only)
+                if pos is not None:
+                    return _term_hit(self.label, text.words[pos], name)
+                continue
             found = [first[k] for k in self.singles if k in first]
             if found:
                 return _term_hit(self.label, text.words[min(found)], name)
+            if first.keys().isdisjoint(self.heads):
+                continue  # no phrase can start in this field
             for seq in self.seqs:
                 start = _find_sequence(text, seq)
                 if start is not None:

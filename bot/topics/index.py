@@ -45,6 +45,10 @@ class TopicIndex:
         self._single: dict[str, list[int]] = {}
         # rarer key -> commoner key -> codes of topics filed under the pair (both present).
         self._pairs: dict[str, dict[str, list[int]]] = {}
+        # key -> how many postings (single or pair) it is part of. One set operation cuts a
+        # story's keys to these; the postings and each pair table are then probed with a
+        # few dozen keys, not every key of the story.
+        self._keys: dict[str, int] = {}
 
     def add(self, topic_id: int, query: Query) -> None:
         """File a topic's query (replacing the one it had)."""
@@ -71,6 +75,8 @@ class TopicIndex:
         found = table.get(key)
         if found is None:
             found = table[key] = []
+            for part in entry:
+                self._keys[part] = self._keys.get(part, 0) + 1
         return found
 
     def remove(self, topic_id: int) -> None:
@@ -91,6 +97,10 @@ class TopicIndex:
                 del self._pairs[entry[0]][entry[1]]
                 if not self._pairs[entry[0]]:
                     del self._pairs[entry[0]]
+            for part in entry:
+                left = self._keys.pop(part) - 1
+                if left:
+                    self._keys[part] = left
 
     def __len__(self) -> int:
         return len(self._roots)
@@ -108,15 +118,19 @@ class TopicIndex:
         keys = story.keys
         single = self._single
         pairs = self._pairs
-        # Set operations in C pick the few story keys that have postings at all.
-        for key in single.keys() & keys:
-            found.update(single[key])
-        for key in pairs.keys() & keys:
-            second = pairs[key]
-            # Walk the smaller side: a popular first key can have thousands of partners.
-            both = keys.intersection(second) if len(second) <= len(keys) else second.keys() & keys
-            for other in both:
-                found.update(second[other])
+        # One set operation in C picks the few story keys that are in any posting at all.
+        hot = self._keys.keys() & keys
+        size = len(hot)
+        for key in hot:
+            codes = single.get(key)
+            if codes is not None:
+                found.update(codes)
+            second = pairs.get(key)
+            if second is not None:
+                # Walk the smaller side: a popular first key can have thousands of partners.
+                both = hot.intersection(second) if len(second) <= size else second.keys() & hot
+                for other in both:
+                    found.update(second[other])
         return found
 
     def match_analyzed(self, story: AnalyzedStory) -> list[TopicMatch]:
