@@ -31,7 +31,7 @@ from bot.models import Story
 from bot.topics.analyze import analyze, stopwords, tokenize
 from bot.topics.compiled import Compiler
 from bot.topics.index import TopicIndex
-from bot.topics.query import QueryError, parse_query
+from bot.topics.query import QueryError, common_only, parse_query
 
 _EPOCH = datetime(2004, 1, 1, tzinfo=UTC)
 _GENERIC_TOP = 500  # the most frequent title words, too generic to be anyone's topic
@@ -85,7 +85,8 @@ def make_queries(n: int, stories: list[Story], seed: int) -> list[str]:
 
     Distinct by canonical form: chats that subscribe to the same topic share one index entry,
     so the index holds each query once. One-word topics are names (Athens, Google), as people
-    seldom follow a single common noun; ORs come with at least one more required word.
+    seldom follow a single common noun; ORs come with at least one more required word. Topics
+    the bot would refuse (common words only, such as the title phrase "On The") are skipped.
     """
     rng = random.Random(seed)
     vocab = Vocabulary(stories)
@@ -106,9 +107,12 @@ def make_queries(n: int, stories: list[Story], seed: int) -> list[str]:
             picks.append("-" + rng.choice(vocab.words))
         text = " ".join(picks)
         try:
-            key = parse_query(text).canonical
+            query = parse_query(text)
         except QueryError:
             continue
+        if common_only(query.root):
+            continue  # /subscribe refuses a topic of common words only ("On The")
+        key = query.canonical
         if key not in seen:
             seen.add(key)
             out.append(text)

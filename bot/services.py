@@ -29,7 +29,7 @@ from bot.topics.describe import describe
 from bot.topics.expand import StoryBuffer
 from bot.topics.index import TopicIndex, match_story
 from bot.topics.names import TopicNamer
-from bot.topics.query import Query, QueryError, parse_query
+from bot.topics.query import Query, QueryError, common_only, parse_query
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,17 @@ class Exclusion:
     subscription_id: int
     topic: str
     word: str
+
+
+def check_new_topic(text: str) -> tuple[Query | None, str | None]:
+    """``check_topic_text`` for a topic about to be followed: common words alone are refused."""
+    query, error = check_topic_text(text)
+    if query is not None and common_only(query.root):
+        return None, (
+            f"“{text}” is only common words, so it would match nearly every story. "
+            "Add a word that names what you follow, e.g. /subscribe Pakistan elections"
+        )
+    return query, error
 
 
 def check_topic_text(text: str) -> tuple[Query | None, str | None]:
@@ -194,7 +205,7 @@ class Services:
     def subscribe(self, chat: ChatRef, text: str, now: datetime) -> SubscribeResult:
         """Subscribe a chat to a topic, after checking the text and the chat's limit."""
         text = " ".join(text.split())
-        query, error = check_topic_text(text)
+        query, error = check_new_topic(text)
         if query is None:
             return SubscribeResult(text, error=error)
         with self.database.session() as session:
@@ -300,7 +311,7 @@ class Services:
                 return SubscribeResult(
                     sub.query_text, error=f"I could not change that topic: {exc}"
                 )
-            query, error = check_topic_text(new_text)
+            query, error = check_new_topic(new_text)
             if query is None:
                 return SubscribeResult(new_text, error=error)
             others = [s for s in repo.subscriptions(info.id) if s.id != sub.id]

@@ -119,6 +119,8 @@ async def test_commands_answer_clearly(
         assert "limit is 200" in long["text"]
         (bad,) = await bot.say(CHAT, '/subscribe "Pakistan')
         assert "could not read that topic" in bad["text"]
+        (common,) = await bot.say(CHAT, '/subscribe "on the"')
+        assert "only common words" in common["text"]
         (unknown,) = await bot.say(CHAT, "/frobnicate now")
         assert "don't know the command /frobnicate" in unknown["text"]
         (none,) = await bot.say(CHAT, "/topics")
@@ -152,5 +154,5 @@ async def test_fifty_first_topic_is_refused(
         for n in range(50):
             bot.telegram.emulator.user_says(CHAT, f"/subscribe topic{n} news")
         await bot.say(CHAT, "/topics", expect=51)
-        (refused,) = await bot.say(CHAT, "/subscribe one more")
+        (refused,) = await bot.say(CHAT, "/subscribe cricket scores")
         assert "already follows 50 topics" in refused["text"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.topics.describe import describe
-from bot.topics.query import And, Not, Or, Query, QueryError, Term, parse_query
+from bot.topics.query import And, Not, Or, Query, QueryError, Term, common_only, parse_query
 
 
 def words(query: Query) -> set[tuple[str, ...]]:
@@ -186,3 +186,21 @@ def test_echo_of_acronym_expansion() -> None:
 
 def test_echo_of_source_only_topic() -> None:
     assert describe(parse_query("source:dawn")) == 'all stories, from source "dawn"'
+
+
+@pytest.mark.parametrize(
+    ("text", "common"),
+    [
+        ('"on the"', True),
+        ("the OR new", True),
+        ("the -cricket", True),
+        ("lang:en", True),
+        ("the OR Pakistan", True),  # one branch alone matches nearly everything
+        ('"on the" Pakistan', False),
+        ("US", False),  # a short capitalised word is matched as typed
+        ("source:dawn", False),
+        ("floods OR cyclone", False),
+    ],
+)
+def test_common_words_alone_are_told_apart(text: str, common: bool) -> None:
+    assert common_only(parse_query(text).root) is common

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from bot.topics.aliases import default_table, query_words
-from bot.topics.analyze import tokenize
+from bot.topics.aliases import CASE_SENSITIVE_MAX, default_table, query_words
+from bot.topics.analyze import normalize_word, stopwords, tokenize
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 20
@@ -165,6 +165,30 @@ def is_positive(node: Node) -> bool:
     if isinstance(node, And):
         return any(is_positive(c) for c in node.children)
     return all(is_positive(c) for c in node.children)
+
+
+def common_only(node: Node) -> bool:
+    """True when a query needs nothing but common words ("on the", "the OR new").
+
+    Such a topic matches nearly every story. An exclusion does not narrow it enough to count;
+    a short capitalised word (US, EU) is matched as typed and is not common; a source: scope
+    names a feed, a lang: scope a whole language.
+    """
+    if isinstance(node, Term):
+        if node.field == "source":
+            return False
+        if node.field == "lang":
+            return True
+        common = stopwords()
+        return all(
+            not (w.isupper() and len(w) <= CASE_SENSITIVE_MAX) and normalize_word(w) in common
+            for w in node.words
+        )
+    if isinstance(node, Not):
+        return True
+    if isinstance(node, And):
+        return all(common_only(c) for c in node.children)
+    return any(common_only(c) for c in node.children)
 
 
 def terms_of(node: Node) -> list[Term]:
