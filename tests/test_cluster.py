@@ -354,3 +354,108 @@ def test_a_name_spelt_differently_in_another_language_still_counts_as_shared() -
     )
     clusterer.assign(1, english, english.published_at)
     assert clusterer.assign(2, italian, italian.published_at) == 1
+
+
+# One event told from two angles that share few words (injured workers; halted loading).
+CRANE_INJURED = _story(
+    "Crane collapses at Eastmoor docks, two workers injured",
+    "A container crane fell onto a cargo ship on Monday; two dock workers were taken to hospital.",
+    "Harbour Times",
+    T0,
+)
+CRANE_HALTED = _story(
+    "Eastmoor port halts loading, inspectors check every crane",
+    "Loading is suspended at all terminals until inspectors have checked the cranes, the port "
+    "said.",
+    "City Wire",
+    T0 + timedelta(minutes=30),
+)
+CRANE_INJURED_TOO = _story(
+    "Two dock workers hurt as Eastmoor crane falls onto ship",
+    "The workers were taken to hospital after the crane fell onto a cargo ship; loading stopped.",
+    "Evening Post",
+    T0 + timedelta(hours=1),
+)
+CRANE_HALTED_TOO = _story(
+    "Eastmoor terminals stop loading while every crane is inspected",
+    "The port suspended loading after two workers were hurt on Monday; inspectors check each "
+    "crane.",
+    "Morning Star",
+    T0 + timedelta(hours=1, minutes=30),
+)
+# A report of both angles.
+CRANE_BOTH = _story(
+    "Eastmoor halts loading after crane collapse injures two dock workers",
+    "Inspectors will check every crane at the port after two workers were taken to hospital.",
+    "Daily Courier",
+    T0 + timedelta(hours=2),
+)
+
+
+def test_a_story_bridging_two_clusters_of_one_event_merges_them() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    for n, story, cluster in (
+        (1, CRANE_INJURED, 1),
+        (2, CRANE_HALTED, 2),  # too few words in common: another cluster
+        (3, CRANE_INJURED_TOO, 1),
+        (4, CRANE_HALTED_TOO, 2),
+    ):
+        assert clusterer.assign(n, story, story.published_at) == cluster
+    assert [clusterer.cluster_of(n) for n in (1, 2, 3, 4)] == [1, 2, 1, 2]
+    assert clusterer.assign(5, CRANE_BOTH, CRANE_BOTH.published_at) == 1
+    assert [clusterer.cluster_of(n) for n in (1, 2, 3, 4, 5)] == [1, 1, 1, 1, 1]
+    # A later report of the halted loading only joins the merged cluster.
+    halted_again = _story(
+        "Inspectors check every crane as Eastmoor port halts loading",
+        "All terminals stopped loading until the cranes have been checked, the port said.",
+        "Evening Post",
+        T0 + timedelta(hours=3),
+    )
+    assert clusterer.assign(6, halted_again, halted_again.published_at) == 1
+
+
+def test_a_roundup_of_two_events_does_not_merge_them() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(1, BRIDGE_A, T0)
+    clusterer.assign(2, BRIDGE_B, BRIDGE_B.published_at)
+    assert clusterer.assign(3, FERRY, FERRY.published_at) == 3
+    # Close enough to a story of each cluster, but the two clusters tell different events.
+    roundup = _story(
+        "Northbank bridge rebuild approved; Eastmoor ferry service doubles",
+        "The council approved rebuilding the cracked Northbank bridge, and two electric ferries "
+        "join the Eastmoor route.",
+        "Daily Courier",
+        T0 + timedelta(hours=6),
+    )
+    joined = clusterer.assign(4, roundup, roundup.published_at)
+    assert joined in (1, 3)
+    assert [clusterer.cluster_of(n) for n in (1, 2, 3)] == [1, 1, 3]
+
+
+def test_a_story_matching_its_language_and_another_merges_both_clusters() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    opening = _story_in(
+        "en",
+        "Kessling tunnel opens to traffic after six years of work",
+        "Drivers queued from dawn on Tuesday to be among the first through.",
+        "City Wire",
+        T0,
+    )
+    assert clusterer.assign(1, opening, T0) == 1
+    # Only "Kessling" in common with the first report: a cluster of its own.
+    assert clusterer.assign(2, TUNNEL_ES, TUNNEL_ES.published_at) == 2
+    # Joins the first by its words, and shares the mayor, the river and the figures with the
+    # Spanish report.
+    assert clusterer.assign(3, TUNNEL_EN, TUNNEL_EN.published_at) == 1
+    assert clusterer.cluster_of(2) == 1
+
+
+def test_cluster_of_an_unknown_or_forgotten_story_is_none() -> None:
+    clusterer = StoryClusterer()
+    clusterer.assign(1, BRIDGE_A, T0)
+    assert clusterer.cluster_of(1) == 1
+    assert clusterer.cluster_of(2) is None
+    clusterer.forget_before(T0 + timedelta(hours=1))
+    assert clusterer.cluster_of(1) is None
