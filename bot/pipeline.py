@@ -330,6 +330,9 @@ class Pipeline:
         cluster_id = repo.duplicate_cluster(story, exclude_id=story_id)
         if cluster_id is None:
             cluster_id = self.clusterer.assign(story_id, story, now)
+            # The story may bridge clusters stored earlier: they become one event.
+            for absorbed, into in self.clusterer.take_merges():
+                repo.merge_clusters(absorbed, into)
         repo.set_cluster(story_id, cluster_id)
         if not alert:
             return []

@@ -403,8 +403,12 @@ def test_a_story_bridging_two_clusters_of_one_event_merges_them() -> None:
     ):
         assert clusterer.assign(n, story, story.published_at) == cluster
     assert [clusterer.cluster_of(n) for n in (1, 2, 3, 4)] == [1, 2, 1, 2]
+    assert clusterer.take_merges() == []
     assert clusterer.assign(5, CRANE_BOTH, CRANE_BOTH.published_at) == 1
     assert [clusterer.cluster_of(n) for n in (1, 2, 3, 4, 5)] == [1, 1, 1, 1, 1]
+    # The pipeline relabels the stored stories of cluster 2, once.
+    assert clusterer.take_merges() == [(2, 1)]
+    assert clusterer.take_merges() == []
     # A later report of the halted loading only joins the merged cluster.
     halted_again = _story(
         "Inspectors check every crane as Eastmoor port halts loading",

@@ -142,6 +142,40 @@ def test_one_alert_per_chat_and_cluster(database: Database) -> None:
         assert Repository(s).outbox_counts() == {"pending": 1}
 
 
+def test_merged_clusters_share_sources_and_alert_a_chat_once(database: Database) -> None:
+    feed_id, (both_halves, _), kept = seed(database, chats=2)
+
+    def alert(repo: Repository, chat: int, cluster: int) -> bool:
+        return repo.enqueue_alert(
+            chat_id=chat,
+            story_id=kept,
+            cluster_id=cluster,
+            subscription_id=None,
+            topic_text="Pakistan",
+            hits=(),
+            now=NOW,
+        )
+
+    with database.session() as s:
+        repo = Repository(s)
+        absorbed = repo.add_story(feed_id, story("guid:2", source="Other"), NOW)
+        repo.set_cluster(absorbed, absorbed)
+        one_half = repo.upsert_chat(300, ChatKind.PRIVATE, None, NOW).id
+        assert alert(repo, both_halves, absorbed)  # alerted about each half before the merge
+        assert alert(repo, one_half, absorbed)
+        repo.merge_clusters(absorbed, kept)
+    with database.session() as s:
+        repo = Repository(s)
+        assert [src.name for src in repo.cluster_sources(kept)] == ["Example", "Other"]
+        assert repo.cluster_sources(absorbed) == []
+        # A chat alerted about the absorbed half is not alerted about the event again.
+        assert not alert(repo, one_half, kept)
+        newcomer = repo.upsert_chat(400, ChatKind.PRIVATE, None, NOW).id
+        assert alert(repo, newcomer, kept)
+        # No alert is lost: both chats' first alerts, both halves', and the newcomer's.
+        assert repo.outbox_counts() == {"pending": 5}
+
+
 def test_claim_lease_and_sent_is_final(database: Database) -> None:
     seed(database, chats=3)
     outbox = SqlOutbox(database)

@@ -257,6 +257,24 @@ class Repository:
             update(StoryRow).where(StoryRow.id == story_id).values(cluster_id=cluster_id)
         )
 
+    def merge_clusters(self, absorbed: int, into: int) -> None:
+        """Fold cluster ``absorbed`` into ``into``: its stories, and alerts a chat has only there.
+
+        A chat alerted about both clusters keeps both alerts (one event, two alerts already
+        sent); any other chat's alert moves, so a later report of the event is not alerted again.
+        """
+        if absorbed == into:
+            return
+        self.session.execute(
+            update(StoryRow).where(StoryRow.cluster_id == absorbed).values(cluster_id=into)
+        )
+        both = select(OutboxRow.chat_id).where(OutboxRow.cluster_id == into)
+        self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.cluster_id == absorbed, OutboxRow.chat_id.not_in(both))
+            .values(cluster_id=into)
+        )
+
     def set_article(
         self,
         story_id: int,

@@ -309,6 +309,7 @@ class StoryClusterer:
         self._by_time: list[tuple[datetime, int]] = []  # heap: oldest story first
         # language -> name or number -> story id -> weight
         self._name_postings: dict[str, dict[str, dict[int, float]]] = {}
+        self._merges: list[tuple[int, int]] = []  # (absorbed, kept) since take_merges
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -643,6 +644,15 @@ class StoryClusterer:
         kept.norm2 = self._norm2(kept.sums)  # rare: exact recomputation
         for member in gone.members:
             self._entries[member].cluster_id = into
+        self._merges.append((other, into))
+
+    def take_merges(self) -> list[tuple[int, int]]:
+        """The merges since the last call, oldest first, as (absorbed cluster, kept cluster).
+
+        Stored cluster ids follow them (``Repository.merge_clusters``), in this order.
+        """
+        merges, self._merges = self._merges, []
+        return merges
 
     def cluster_of(self, story_id: int) -> int | None:
         """The cluster a story in the window belongs to now (clusters merge), else None."""
