@@ -47,6 +47,17 @@ def test_places_level_is_opt_in_per_term() -> None:
     assert ids(index, story("Islamabad to send envoy to Kabul")) == [1]
 
 
+def test_a_us_state_matches_its_dateline_abbreviation_and_residents() -> None:
+    index = index_of("hurricane Florida", "storm ~Texas", "Massachusetts")
+    dateline = story("Hurricane center defends its forecast", "FORT MYERS, Fla. - Forecasters said")
+    [match] = index.match(dateline)
+    assert TermHit("Florida", "Fla", "summary") in match.hits
+    assert ids(index, story("Floridians return home after the hurricane")) == [1]
+    assert ids(index, story("Storm floods Austin streets")) == [2]  # capitals only with ~
+    assert ids(index, story("Storm hits the coast", "Texans clean up")) == [2]
+    assert ids(index, story("Mass held for the victims")) == []  # Mass. is not an alias
+
+
 def test_hits_say_which_term_hit_where() -> None:
     index = index_of("Pakistan Afghanistan")
     [match] = index.match(story("Pakistani strikes", "Border posts of Afghans hit"))

@@ -1,4 +1,5 @@
-"""The alias tables shipped in data/: countries (demonyms, capitals) and news acronyms.
+"""The alias tables shipped in data/: countries, US states (residents, dateline abbreviations,
+capitals) and news acronyms.
 
 Level 1 forms (demonyms, adjectives, unambiguous short names) are on by default; level 2
 forms (capitals, other names) only when the subscriber asks for them with ``~``.
@@ -14,7 +15,7 @@ from bot.topics.analyze import is_acronym, tokenize
 
 # Two-letter capitals (US, UK) are matched only in capitals; longer ones also in lower case.
 CASE_SENSITIVE_MAX = 2
-_TABLES = ("countries.tsv", "acronyms.tsv")
+_TABLES = ("countries.tsv", "regions.tsv", "acronyms.tsv")
 
 
 @dataclass(frozen=True, slots=True)
