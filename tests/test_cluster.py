@@ -463,3 +463,94 @@ def test_cluster_of_an_unknown_or_forgotten_story_is_none() -> None:
     assert clusterer.cluster_of(2) is None
     clusterer.forget_before(T0 + timedelta(hours=1))
     assert clusterer.cluster_of(1) is None
+
+
+# Country names are written differently in every language ("Alemania" for "Germany", "Estados
+# Unidos" for "United States"); they count as one shared name.
+TRAINS_EN = _story_in(
+    "en",
+    "Germany orders Halvard trains for its night network",
+    "The rail operator of Germany chose Halvard after a two-year tender.",
+    "Harbour Times",
+    T0 + timedelta(hours=1),
+)
+
+
+def test_a_country_named_in_another_language_counts_as_shared() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    spanish = _story_in(
+        "es",
+        "Alemania encarga trenes Halvard para su red nocturna",
+        "La operadora ferroviaria de Alemania eligió a Halvard tras un concurso de dos años.",
+        "Diario del Sur",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, TRAINS_EN, TRAINS_EN.published_at)
+    assert clusterer.assign(2, spanish, spanish.published_at) == 1
+
+
+def test_a_country_of_several_words_counts_as_shared() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    english = _story_in(
+        "en",
+        "United States and United Kingdom sign Brenwick fisheries pact",
+        "The United States and the United Kingdom agreed on quotas in the Brenwick banks.",
+        "Harbour Times",
+        T0 + timedelta(hours=1),
+    )
+    # Neither "Estados Unidos" nor "Reino Unido" is spelt like its English name.
+    spanish = _story_in(
+        "es",
+        "Estados Unidos y el Reino Unido firman el pacto pesquero de Brenwick",
+        "Estados Unidos y el Reino Unido acordaron las cuotas de los bancos de Brenwick.",
+        "Diario del Sur",
+        T0 + timedelta(hours=2),
+    )
+    french = _story_in(
+        "fr",
+        "Les États-Unis et le Royaume-Uni signent l'accord de pêche de Brenwick",
+        "Les deux pays ont fixé les quotas des bancs de Brenwick.",
+        "Le Courrier",
+        T0 + timedelta(hours=3),
+    )
+    clusterer.assign(1, english, english.published_at)
+    assert clusterer.assign(2, spanish, spanish.published_at) == 1
+    assert clusterer.assign(3, french, french.published_at) == 1
+
+
+def test_a_shared_country_alone_does_not_join_another_event() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    football = _story_in(
+        "es",
+        "Alemania vence a Portugal en la final de Lisboa",
+        "La selección de Alemania ganó por dos goles en el estadio de la Luz.",
+        "Diario del Sur",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, TRAINS_EN, TRAINS_EN.published_at)
+    assert clusterer.assign(2, football, football.published_at) == 2
+
+
+def test_north_and_south_korea_are_different_countries() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    english = _story_in(
+        "en",
+        "South Korea picks Halvard for its new rocket engine",
+        "South Korea chose Halvard to build the engine, the space agency said.",
+        "Harbour Times",
+        T0 + timedelta(hours=1),
+    )
+    # Another event in the North, with a like-named company: "Corea" alone names neither.
+    italian = _story_in(
+        "it",
+        "Corea del Nord, la Halvard apre una fabbrica di trattori",
+        "In Corea il nuovo stabilimento della Halvard darà lavoro a 300 persone.",
+        "Corriere del Porto",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, english, english.published_at)
+    assert clusterer.assign(2, italian, italian.published_at) == 2

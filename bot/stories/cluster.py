@@ -16,9 +16,14 @@ stories in other languages: each story also keeps a bag of its capitalized words
 not stemmed: "Canadá" and "Canada" agree) and numbers, indexed per language; a long name is keyed
 by its consonant skeleton (first letter, then its consonants without repeats, "k"/"q" read as "c",
 "y"/"w" as vowels), so the spellings of one name in different languages agree ("Ukraine",
-"Ucrania" and "Ucraina"; "Mohammed" and "Muhammed"; "Zelenskyy" and "Zelenski"); a candidate must
-share at least two names or figures (a run of capitalized words such as "Donald Trump" counts
-once) and reach ``CROSS_LANGUAGE_BAR`` in IDF-weighted cosine of those bags.
+"Ucrania" and "Ucraina"; "Mohammed" and "Muhammed"; "Zelenskyy" and "Zelenski"). Country names,
+which differ beyond spelling ("Germany", "Alemania", "Allemagne"; "United States", "Estados
+Unidos", "États-Unis"), are keyed by their ISO code, from pycountry's ISO 3166 names and their
+translations (English, Spanish, Italian, French, German, Portuguese; see bot.stories.countries),
+also within a longer run of capitalized words ("United States Signs..."); a short form two
+countries share ("Korea", "Congo") keeps its plain key. A candidate must share at least two names
+or figures (a run of capitalized words such as "Donald Trump" counts once) and reach
+``CROSS_LANGUAGE_BAR`` in IDF-weighted cosine of those bags.
 
 Reports of one event often form two clusters at first (two angles of the story, or two
 languages) until a story similar to both arrives. Such a bridging story joins its best match as
@@ -74,10 +79,12 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from bot.embedding import Embedder, Vector
 from bot.embedding import dot as vector_dot
 from bot.models import Story
+from bot.stories.countries import country_names
 from bot.stories.summarize import STOPWORDS, content_stems
 
 # Measured with bench.clustering (pairwise over 827 labelled items, 132 same-event pairs, 45 of
@@ -90,6 +97,10 @@ from bot.stories.summarize import STOPWORDS, content_stems
 #   0.20 -> P 0.87, R 0.735 (0.84, 0.53) | 0.22 -> P 0.92, R 0.67
 #   | 0.25 -> P 0.965, R 0.629 (0.678, 0.533) | 0.28 -> P 0.96, R 0.54 | 0.30 -> P 0.97, R 0.49
 #   | 0.35 -> P 0.98, R 0.42.
+# With country names keyed by ISO code (see CROSS_LANGUAGE_BAR):
+#   0.20 -> P 0.88, R 0.78 (0.84, 0.67) | 0.22 -> P 0.92, R 0.72
+#   | 0.25 -> P 0.967, R 0.674 (0.678, 0.667) | 0.28 -> P 0.96, R 0.58 | 0.30 -> P 0.97, R 0.56
+#   | 0.35 -> P 0.985, R 0.49.
 # 0.25 is the lowest threshold that keeps precision >= 0.95. The misses are paraphrases with few
 # shared words (see the semantic stage), cross-language pairs sharing fewer than two names, same-
 # outlet pairs below the stricter bar, and 6 pairs published more than the 48 h window apart.
@@ -128,7 +139,13 @@ SCREEN_SLACK = 0.8
 #   0.50 -> P 0.965, R 0.62 | 0.45 -> P 0.965, R 0.629 | 0.40 -> P 0.954, R 0.629
 #   | 0.37 -> P 0.957, R 0.68 | 0.33 -> P 0.958, R 0.70 | 0.30 -> P 0.89, R 0.75.
 # The gain at 0.33-0.37 is one event's reports in two more languages joining; precision is near
-# the floor and falls off at 0.30, so the bar stays at 0.45.
+# the floor and falls off at 0.30, so the bar stays at 0.45. With country names keyed by ISO code
+# ("Alemania" = "Germany"), at 0.45: P 0.967, R 0.674 (across languages 0.533 -> 0.667, 6 more
+# pairs), same speed (7,400-8,500 stories per CPU second; 7,100-8,700 before). By bar:
+#   0.50 -> P 0.967, R 0.667 | 0.45 -> P 0.967, R 0.674 | 0.40 -> P 0.957, R 0.674
+#   | 0.37 -> P 0.960, R 0.735 | 0.33-0.35 -> P 0.961, R 0.750 | 0.30 -> P 0.88, R 0.75.
+# The cliff at 0.30 is unchanged, so the bar stays at 0.45. Counting a country inside a longer
+# run of capitalized words as a name of its own (title-case headlines are one run) gained nothing.
 CROSS_LANGUAGE_BAR = 0.45
 CROSS_LANGUAGE_MIN_SHARED = 2
 # Names whose consonant skeleton is shorter than this keep their full folded spelling: short
@@ -229,6 +246,60 @@ def _name_key(word: str) -> str:
     return key
 
 
+@cache
+def _country_table() -> tuple[dict[str, str], dict[str, int]]:
+    """Country names keyed as in a story's name bag -> "@" + the country's ISO code; and the
+    first key of each name -> the most words a name starting with it has.
+
+    Built once, from pycountry's names and their translations. Only names the text scanner
+    finds as one run of words count ("Estados Unidos", "Royaume-Uni"); a name given to two
+    countries ("Korea", "Congo") is left out, and so is one whose keys are another's.
+    """
+    table: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for name, code in country_names():
+        name = unicodedata.normalize("NFKC", name)
+        if not _NAME_OR_NUMBER.fullmatch(name) or name[0].isdigit():
+            continue
+        words = [key for key in map(_name_key, name.split()) if key]
+        if not words:
+            continue
+        joined = " ".join(words)
+        if table.setdefault(joined, "@" + code) != "@" + code:
+            ambiguous.add(joined)
+    for joined in ambiguous:
+        del table[joined]
+    starts: dict[str, int] = {}
+    for joined in table:
+        words = joined.split(" ")
+        starts[words[0]] = max(starts.get(words[0], 0), len(words))
+    return table, starts
+
+
+def _with_countries(words: list[str], table: dict[str, str], starts: dict[str, int]) -> list[str]:
+    """The keys of a run of names with each country name (of one or more words) replaced by
+    its country's key, longest names first."""
+    out: list[str] = []
+    i = 0
+    count = len(words)
+    while i < count:
+        longest = starts.get(words[i])
+        if longest:
+            for j in range(min(count, i + longest), i, -1):
+                country = table.get(" ".join(words[i:j]))
+                if country is not None:
+                    out.append(country)
+                    i = j
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
 def _names(story: Story) -> tuple[Terms, dict[str, int]]:
     """The weighted names and numbers of a story, and the phrase each belongs to.
 
@@ -239,6 +310,7 @@ def _names(story: Story) -> tuple[Terms, dict[str, int]]:
     phrases: dict[str, int] = {}
     phrase = 0
     keys = _NAME_KEYS
+    table, starts = _country_table()
     for text, weight in ((story.summary[:LEAD_CHARS], LEAD_WEIGHT), (story.title, TITLE_WEIGHT)):
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text)
@@ -254,6 +326,10 @@ def _names(story: Story) -> tuple[Terms, dict[str, int]]:
                         key = _name_key(word)
                     if key:
                         words.append(key)
+                for key in words:
+                    if key in starts:
+                        words = _with_countries(words, table, starts)
+                        break
             for key in words:
                 if terms.get(key, 0.0) < weight:
                     terms[key] = weight
