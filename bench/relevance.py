@@ -1,6 +1,7 @@
 """Topic relevance on labelled topics: precision, recall and F1 of several matching setups.
 
 Usage: python -m bench.relevance LABELS_DIR DATA_DIR [--suggest N] [--no-semantic]
+       [--llm-url URL --llm-model MODEL]
 
 LABELS_DIR holds *.jsonl judgements ({"topic", "dataset", "id", "relevant"}); DATA_DIR holds
 ag_news_test.csv (id = 0-based row after the header) and rss_items_*.json (id = "id" field).
@@ -10,15 +11,19 @@ the query widened with the top related_terms computed from each dataset's own st
 subscriber's 👍/👎 feedback on the first alerts (judged by the labels). When the
 semantic extra imports, the same queries plus semantic near misses (bot.topics.semantic), with
 each dataset's stories streamed in file order so that only earlier full matches serve as
-neighbours, as in a running bot.
+neighbours, as in a running bot. With --llm-url and --llm-model (an OpenAI-compatible
+chat-completions endpoint, LLM_API_KEY read from the environment), the query as typed widened
+with every other name the model proposes that the bot would offer, all accepted.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import html
 import json
+import os
 import re
 import time
 from collections import defaultdict
@@ -27,11 +32,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.embedding import Embedder, SemanticUnavailableError, Vector, load_embedder
+from bot.llm import ChatClient
 from bot.models import Story
-from bot.refine import exclusion, narrow, suggestions_in, widen
+from bot.refine import (
+    concepts_of,
+    exclusion,
+    narrow,
+    suggestions_from_names,
+    suggestions_in,
+    widen,
+)
 from bot.topics.analyze import analyze
 from bot.topics.compiled import Compiler
 from bot.topics.expand import StoryBuffer, suggest_for_query, with_alternatives
+from bot.topics.names import LlmTopicNamer
 from bot.topics.query import Query, QueryError, parse_query
 from bot.topics.semantic import SemanticConfig, SemanticMatcher
 
@@ -153,7 +167,7 @@ def with_feedback(labels: dict[str, dict[Item, bool]], likes: int, dislikes: int
                     body = f"{story.title} {story.summary}"
                     offered = suggestions_in(parse_query(text), body, buffer)
                     if offered:
-                        changed = widen(text, offered[0].term_index, offered[0].words[0])
+                        changed = widen(text, offered[0].term_key, offered[0].words[0])
                 elif verdict is False and disliked < dislikes:
                     disliked += 1
                     word = exclusion(text, story, buffer)
@@ -242,6 +256,39 @@ def semantic_setups(limit: int) -> tuple[dict[str, Matcher], CachedEmbedder | No
     return setups, embedder
 
 
+def model_names(url: str, model: str) -> Matcher:
+    """The query as typed, widened with every other name the model proposes (all accepted).
+
+    The names are asked once per topic, and filtered as /subscribe filters them before
+    offering them as buttons.
+    """
+    asked: dict[str, str] = {}
+
+    async def ask(topic: str) -> str:
+        chat = ChatClient(url, model, os.environ.get("LLM_API_KEY"), timeout_s=60.0)
+        try:
+            query = parse_query(topic)
+            proposed = await LlmTopicNamer(chat).propose(topic, concepts_of(query))
+        finally:
+            await chat.aclose()
+        text = topic
+        for offer in suggestions_from_names(query, proposed):
+            for word in offer.words:
+                try:
+                    text = widen(text, offer.term_key, word)
+                except QueryError:
+                    continue  # the bot would not offer a name the topic cannot take
+        return text
+
+    def run(topic: str, name: str, stories: dict[str, Story]) -> set[str]:
+        if topic not in asked:
+            asked[topic] = asyncio.run(ask(topic))
+        print(f"    [{name}] {asked[topic]}")
+        return by_query(parse_query(asked[topic]), stories)
+
+    return run
+
+
 def main() -> None:
     """Print P, R, F1 per topic and macro averages for each setup."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -249,6 +296,8 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--suggest", type=int, default=5, help="related terms accepted per term")
     parser.add_argument("--no-semantic", action="store_true", help="skip the semantic setups")
+    parser.add_argument("--llm-url", help="chat-completions base URL, for the model's names")
+    parser.add_argument("--llm-model", help="the model to ask for other names")
     args = parser.parse_args()
     datasets = {p.stem: load_dataset(p) for p in sorted(args.data_dir.iterdir())}
     labels = load_labels(args.labels_dir)
@@ -262,6 +311,12 @@ def main() -> None:
         ),
         "i as typed + feedback (3 👍, 3 👎)": with_feedback(labels, 3, 3),
     }
+    if args.llm_url and args.llm_model:
+        setups["j as typed + the model's other names, all accepted"] = model_names(
+            args.llm_url, args.llm_model
+        )
+    else:
+        print("(model's other names skipped: no --llm-url and --llm-model)")
     embedder = None
     if args.no_semantic:
         print("(semantic setups skipped: --no-semantic)")

@@ -6,6 +6,7 @@ so what a chat follows is always what it can read in /topics.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ MAX_WORD_CHARS = 30  # keeps a button's callback data within Telegram's 64 bytes
 class Suggestion:
     """Other words for one of a topic's terms, found in recent stories."""
 
-    term_index: int  # position among the query's free (unscoped) terms
+    term_key: str  # term_key() of the term the words are for
     term: str
     words: tuple[str, ...]
 
@@ -34,15 +35,31 @@ def free_terms(query: Query) -> list[Term]:
     return [t for t in terms_of(query.root) if t.field is None]
 
 
+def term_key(term: Term) -> str:
+    """A term's short, stable name for a button: 8 hex digits from its scope, mode and words.
+
+    A term's position among the topic's terms shifts as accepted words join the topic (its
+    terms are kept in canonical order); its words do not, so a button pressed after another one
+    of the same offer still widens the term it was offered for.
+    """
+    raw = f"{term.field or ''}:{term.mode}:{' '.join(term.words)}".casefold()
+    return hashlib.blake2s(raw.encode(), digest_size=4).hexdigest()
+
+
+def concepts_of(query: Query) -> list[str]:
+    """The free terms as the subscriber sees them: what a language model is asked to name."""
+    return [t.display or " ".join(t.words) for t in free_terms(query)]
+
+
 def suggestions_for(query: Query, buffer: Buffer) -> list[Suggestion]:
     """Related words per term of ``query``, from the recent-story buffer."""
     found = suggest_for_query(query, buffer, limit=SUGGESTIONS_PER_TERM)
     result = []
-    for index, term in enumerate(free_terms(query)):
+    for term in free_terms(query):
         text = " ".join(term.words)
         words = tuple(w for w in found.get(text, []) if len(w) <= MAX_WORD_CHARS)
         if words:
-            result.append(Suggestion(index, term.display or text, words))
+            result.append(Suggestion(term_key(term), term.display or text, words))
     return result
 
 
@@ -53,7 +70,7 @@ def suggestions_in(query: Query, text: str, buffer: Buffer) -> list[Suggestion]:
     for suggestion in suggestions_for(query, buffer):
         words = tuple(w for w in suggestion.words if w.casefold() in used)
         if words:
-            picked.append(Suggestion(suggestion.term_index, suggestion.term, words))
+            picked.append(Suggestion(suggestion.term_key, suggestion.term, words))
     return picked
 
 
@@ -81,13 +98,13 @@ _ENDS_WITH_OR = re.compile(r"(?:^|\s)(?:OR|\|)$")
 _STARTS_WITH_OR = re.compile(r"(?:OR|\|)(?:\s|$)")
 
 
-def widen(text: str, term_index: int, word: str) -> str:
-    """The topic text with its ``term_index``-th term widened to ``(term OR word)``."""
+def widen(text: str, key: str, word: str) -> str:
+    """The topic text with the term named ``key`` (see term_key) widened to ``(term OR word)``."""
     query = parse_query(text)
-    terms = free_terms(query)
-    if not 0 <= term_index < len(terms):
+    found = [t for t in free_terms(query) if term_key(t) == key]
+    if not found:
         raise QueryError("that suggestion no longer fits this topic", 0)
-    term = " ".join(terms[term_index].words)
+    term = " ".join(found[0].words)
     wider = with_alternatives(query, term, [word])
     # Keep the subscriber's own spelling where the splice reads back to the same query.
     written = f'"{word}"' if " " in word.strip() else word  # a phrase keeps its words together
@@ -134,7 +151,7 @@ def suggestions_from_names(query: Query, proposed: Mapping[str, Sequence[str]]) 
     by_term = {key.casefold(): names for key, names in proposed.items()}
     used = {_stems(t.words) for t in terms_of(query.root)}
     result = []
-    for index, term in enumerate(free_terms(query)):
+    for term in free_terms(query):
         shown = term.display or " ".join(term.words)
         names = by_term.get(shown.casefold()) or by_term.get(" ".join(term.words).casefold())
         if not names:
@@ -152,7 +169,7 @@ def suggestions_from_names(query: Query, proposed: Mapping[str, Sequence[str]]) 
             used.add(stems)
             kept.append(name)
         if kept:
-            result.append(Suggestion(index, shown, tuple(kept[:SUGGESTIONS_PER_TERM])))
+            result.append(Suggestion(term_key(term), shown, tuple(kept[:SUGGESTIONS_PER_TERM])))
     return result
 
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from bot.models import Alert, ChatKind, StoredStory
 from bot.refine import (
     Suggestion,
+    concepts_of,
     exclusion,
-    free_terms,
     narrow,
     suggestions_for,
     suggestions_from_names,
@@ -253,14 +253,13 @@ class Services:
             query = parse_query(query_text)
         except QueryError:
             return ()
-        concepts = [t.display or " ".join(t.words) for t in free_terms(query)]
-        proposed = await self.namer.propose(query_text, concepts)
-        shown = {(s.term_index, w.casefold()) for s in offered for w in s.words}
+        proposed = await self.namer.propose(query_text, concepts_of(query))
+        shown = {(s.term_key, w.casefold()) for s in offered for w in s.words}
         found = []
         for item in suggestions_from_names(query, proposed):
-            words = tuple(w for w in item.words if (item.term_index, w.casefold()) not in shown)
+            words = tuple(w for w in item.words if (item.term_key, w.casefold()) not in shown)
             if words:
-                found.append(Suggestion(item.term_index, item.term, words))
+                found.append(Suggestion(item.term_key, item.term, words))
         return tuple(found)
 
     def _buffer(self, repo: Repository, now: datetime) -> StoryBuffer:
@@ -280,10 +279,10 @@ class Services:
         return buffer
 
     def widen_topic(
-        self, chat: ChatRef, subscription_id: int, term_index: int, word: str, now: datetime
+        self, chat: ChatRef, subscription_id: int, term_key: str, word: str, now: datetime
     ) -> SubscribeResult:
-        """Accept a suggestion: the topic also matches ``word`` for one of its terms."""
-        return self._rewrite(chat, subscription_id, lambda text: widen(text, term_index, word), now)
+        """Accept a suggestion: the topic also matches ``word`` for the term named ``term_key``."""
+        return self._rewrite(chat, subscription_id, lambda text: widen(text, term_key, word), now)
 
     def narrow_topic(
         self, chat: ChatRef, subscription_id: int, word: str, now: datetime

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 from datetime import UTC, datetime
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -24,6 +25,8 @@ from bot.services import (
 from handlers.render import render_sources, render_why, split_message
 
 logger = logging.getLogger(__name__)
+# A suggestion button names its term by refine.term_key: eight hex digits.
+_TERM_KEY = re.compile(r"[0-9a-f]{8}")
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("subscribe", "follow a topic, e.g. /subscribe Pakistan Afghanistan"),
@@ -107,7 +110,7 @@ def suggestion_keyboard(
     rows = [
         [
             InlineKeyboardButton(
-                f"+ {word}", callback_data=f"add:{subscription_id}:{item.term_index}:{word}"
+                f"+ {word}", callback_data=f"add:{subscription_id}:{item.term_key}:{word}"
             )
             for word in item.words
         ]
@@ -401,9 +404,9 @@ async def refine_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     parts = (query.data or "").split(":", 3)
     services = services_of(context)
     sub_id = parse_id(parts[1]) if len(parts) > 1 else None
-    term_index = parse_id(parts[2]) if len(parts) == 4 else None
-    if parts[0] == "add" and sub_id is not None and term_index is not None:
-        result = services.widen_topic(chat_ref(chat), sub_id, term_index, parts[3], now_utc())
+    term_key = parts[2] if len(parts) == 4 and _TERM_KEY.fullmatch(parts[2]) else None
+    if parts[0] == "add" and sub_id is not None and term_key is not None:
+        result = services.widen_topic(chat_ref(chat), sub_id, term_key, parts[3], now_utc())
     elif parts[0] == "ex" and len(parts) == 3 and sub_id is not None:
         result = services.narrow_topic(chat_ref(chat), sub_id, parts[2], now_utc())
     else:

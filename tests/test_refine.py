@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.refine import free_terms, widen
-from bot.topics.query import parse_query
+from bot.refine import free_terms, term_key, widen
+from bot.topics.query import QueryError, parse_query
 
 
 def accept(text: str, term: str, word: str) -> str:
     """The topic text after tapping ``+ word`` offered for ``term``."""
-    terms = [" ".join(t.words) for t in free_terms(parse_query(text))]
-    return widen(text, terms.index(term), word)
+    found = next(t for t in free_terms(parse_query(text)) if " ".join(t.words) == term)
+    return widen(text, term_key(found), word)
 
 
 CASES = [
@@ -45,3 +45,16 @@ def test_accepted_word_keeps_the_subscribers_spelling(
 def test_a_term_written_twice_falls_back_to_the_canonical_form() -> None:
     result = accept("(Olympics OR athens) (Olympics OR relay)", "olympics", "greece")
     assert result.count("greece") == 2  # both places widen, so the text shows both
+
+
+def test_buttons_of_one_offer_widen_their_own_terms_in_any_order() -> None:
+    offered = {" ".join(t.words): term_key(t) for t in free_terms(parse_query("Olympics doping"))}
+    text = widen("Olympics doping", offered["olympics"], "paralympics")
+    text = widen(text, offered["doping"], "drug test")
+    assert text == '(Olympics OR paralympics) (doping OR "drug test")'
+
+
+def test_a_button_for_a_term_the_topic_no_longer_has_is_refused() -> None:
+    [gone] = free_terms(parse_query("cricket"))
+    with pytest.raises(QueryError, match="no longer fits"):
+        widen("Pakistan Afghanistan", term_key(gone), "kabul")

@@ -107,3 +107,27 @@ async def test_buttons_of_another_chat_change_nothing(
         assert "no longer followed here" in found[1]["text"]
         (listed,) = await bot.say(CHAT, "/topics")
         assert "1. Pakistan Afghanistan" in listed["text"]
+
+
+async def test_two_buttons_of_one_offer_each_widen_their_own_term(
+    servers: tuple[FeedServer, FakeTelegramServer], tmp_path: Path
+) -> None:
+    feeds, telegram = servers
+    islamabad = [
+        ("Pakistan budget passed in Islamabad", "Lawmakers in Islamabad approved it."),
+        ("Islamabad hosts Pakistan trade fair", "Exporters met in Islamabad."),
+        ("Pakistan rail plan unveiled", "The ministry in Islamabad announced it."),
+        ("Pakistan rupee steadies", "Traders in Islamabad were calm."),
+        ("Islamabad schools reopen across Pakistan", "Pupils returned on Monday."),
+    ]
+    feeds.set_feed("/desk.xml", rss(BACKLOG + islamabad, "old"))
+    yaml = write_feeds_yaml(tmp_path / "feeds.yaml", {"Desk": feeds.url("/desk.xml")})
+    async with RunningBot(telegram, bot_env(tmp_path, telegram, yaml)) as bot:
+        await bot.tick()
+        (subscribed,) = await bot.say(CHAT, "/subscribe Pakistan Afghanistan")
+        assert {"+ kabul", "+ islamabad"} <= set(buttons(subscribed))
+        (first,) = await press(bot, subscribed, "+ kabul")
+        assert "Your topic is now Pakistan (Afghanistan OR kabul)" in first["text"]
+        # The same offer's other button still widens Pakistan, though the topic has changed.
+        (second,) = await press(bot, subscribed, "+ islamabad")
+        assert "(Pakistan OR islamabad) (Afghanistan OR kabul)" in second["text"]
