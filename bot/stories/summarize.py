@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
-import snowballstemmer
+from bot.topics.analyze import snowball
 
 ELLIPSIS = "…"
 
@@ -183,7 +183,7 @@ def _stemmer_for(language: str | None) -> tuple[dict[str, str], Callable[[str], 
     name = _STEMMER_NAMES.get(code)
     if name is None:
         return {}, str
-    return {}, snowballstemmer.stemmer(name).stemWord
+    return {}, snowball(name)
 
 
 def content_stems(text: str, language: str | None = None) -> list[str]:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Protocol
 
-import snowballstemmer
+import Stemmer
 
 from bot.models import Story, TermHit
 
@@ -70,7 +71,7 @@ STEMMER_LANGUAGES: dict[str, str] = {
     "tr": "turkish",
     "yi": "yiddish",
 }
-_STEMMERS: dict[str, object] = {}
+_STEMMERS: dict[str, Callable[[str], str]] = {}
 # Story words seen before, per language -> their keys. A plain dict: this lookup runs for
 # every word of every story, and lru_cache's argument handling costs more than the work.
 _KEY_CACHE: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -160,13 +161,23 @@ def _split_cjk(word: str, out: list[str]) -> None:
         out.append(word[pos:])
 
 
-def _stemmer(language: str) -> object | None:
+def snowball(name: str) -> Callable[[str], str]:
+    """The stemWord of a new snowball stemmer (PyStemmer's C build) for an algorithm name.
+
+    Its own word cache is off: callers remember stems themselves, and a miss in that cache
+    cost about 0.8 µs a word on top of the 0.4 µs the stemming takes.
+    """
+    stem_word: Callable[[str], str] = Stemmer.Stemmer(name, 0).stemWord
+    return stem_word
+
+
+def _stemmer(language: str) -> Callable[[str], str] | None:
     """The snowball stemmer for an ISO code, created once."""
     name = STEMMER_LANGUAGES.get(language)
     if name is None:
         return None
     if name not in _STEMMERS:
-        _STEMMERS[name] = snowballstemmer.stemmer(name)
+        _STEMMERS[name] = snowball(name)
     return _STEMMERS[name]
 
 
@@ -176,8 +187,7 @@ def stem(norm: str, language: str = "en") -> str:
     stemmer = _stemmer(language)
     if stemmer is None or norm.isdigit():
         return norm
-    result: str = stemmer.stemWord(norm)  # type: ignore[attr-defined]
-    return result
+    return stemmer(norm)
 
 
 def base_language(language: str | None) -> str:
