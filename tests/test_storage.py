@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
 from bot.models import (
     ChatKind,
     DeliveryOutcome,
@@ -17,6 +19,7 @@ from bot.models import (
 from bot.storage.database import Database
 from bot.storage.outbox import SqlOutbox
 from bot.storage.repository import Repository
+from bot.storage.schema import OutboxRow
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
@@ -150,7 +153,7 @@ def test_merged_clusters_share_sources_and_alert_a_chat_once(database: Database)
             chat_id=chat,
             story_id=kept,
             cluster_id=cluster,
-            subscription_id=None,
+            subscription_id=repo.subscriptions(both_halves)[0].id,
             topic_text="Pakistan",
             hits=(),
             now=NOW,
@@ -174,6 +177,13 @@ def test_merged_clusters_share_sources_and_alert_a_chat_once(database: Database)
         assert alert(repo, newcomer, kept)
         # No alert is lost: both chats' first alerts, both halves', and the newcomer's.
         assert repo.outbox_counts() == {"pending": 5}
+        # Every alert about the event, the one left on the absorbed half too, lists its sources.
+        alerts = [repo.alert(n) for n in s.scalars(select(OutboxRow.id))]
+        assert len(alerts) == 5
+        for found in alerts:
+            assert found is not None
+            assert found.cluster_id == kept
+            assert [x.name for x in found.sources] == ["Example", "Other"]
 
 
 def test_claim_lease_and_sent_is_final(database: Database) -> None:

@@ -547,7 +547,9 @@ class Repository:
                 select(StoryRow).where(StoryRow.id.in_({r.story_id for r in rows}))
             )
         }
-        sources = self.clusters_sources(r.cluster_id for r in rows)
+        # The event is the story's cluster now: clusters merge after an alert is queued.
+        event = {s.id: s.cluster_id if s.cluster_id is not None else s.id for s in stories.values()}
+        sources = self.clusters_sources(event.values())
         alerts = []
         for row in rows:
             chat = chats[row.chat_id]
@@ -558,7 +560,7 @@ class Repository:
                     chat_id=chat.telegram_id,
                     chat_kind=ChatKind(chat.kind),
                     story_id=story.id,
-                    cluster_id=row.cluster_id,
+                    cluster_id=event[story.id],
                     title=story.title,
                     url=story.url,
                     source=story.source,
@@ -567,7 +569,7 @@ class Repository:
                     or cut_at_sentence(story.summary, ALERT_SUMMARY_CHARS),
                     topic=row.topic_text,
                     hits=hits_from_json(row.why),
-                    sources=tuple(sources.get(row.cluster_id, ())),
+                    sources=tuple(sources.get(event[story.id], ())),
                     attempts=row.attempts,
                 )
             )
