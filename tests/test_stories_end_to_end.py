@@ -9,6 +9,13 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.harness import Item, RunningBot, bot_env, write_feeds_yaml
 from tests.harness import rss as feed_document
+from tests.test_cluster import (
+    CRANE_BOTH,
+    CRANE_HALTED,
+    CRANE_HALTED_TOO,
+    CRANE_INJURED,
+    CRANE_INJURED_TOO,
+)
 
 CHAT = 6001
 ARTICLE = """<html><head><meta charset="utf-8"><title>Envoy to Kabul</title></head><body>
@@ -107,3 +114,40 @@ async def _next_messages(
     found = await asyncio.to_thread(telegram.emulator.wait_for_messages, chat, count, 10.0)
     assert len(found) >= count
     return found[count - 1 : count]
+
+
+async def test_a_report_of_both_angles_joins_two_events_and_their_sources(
+    servers: tuple[FeedServer, FakeTelegramServer], tmp_path: Path
+) -> None:
+    """Two halves of one event are alerted apart; once a report joins them, each lists all."""
+    feeds, telegram = servers
+    city = [
+        Item(f"c-{n}", f"City council court hears {topic} case", None, None, published=None)
+        for n, topic in enumerate(["budget", "parking", "library", "school", "tram", "museum"])
+    ]
+    feeds.set_feed("/city.xml", feed_document(city))
+    reports = [CRANE_INJURED, CRANE_HALTED, CRANE_INJURED_TOO, CRANE_HALTED_TOO, CRANE_BOTH]
+    names = {story.source: f"/{n}.xml" for n, story in enumerate(reports)}
+    for path in names.values():
+        feeds.set_feed(path, empty_rss())
+    yaml = write_feeds_yaml(
+        tmp_path / "feeds.yaml",
+        {"City Desk": feeds.url("/city.xml")} | {s: feeds.url(p) for s, p in names.items()},
+    )
+    async with RunningBot(telegram, bot_env(tmp_path, telegram, yaml)) as bot:
+        await bot.tick()  # first polls: stored silently
+        await bot.say(CHAT, "/subscribe Eastmoor")
+        for n, story in enumerate(reports):  # one report a tick, in the order they came out
+            item = Item(f"r-{n}", story.title, None, story.summary, published=None)
+            feeds.set_feed(names[story.source], feed_document([item]))
+            await bot.tick()
+            await bot.settle()
+        alerts = telegram.emulator.sent_messages(CHAT)[1:]
+        # The injured workers and the halted port looked like two events: two alerts, and
+        # the report of both angles (the same event) alerts no one again.
+        assert len(alerts) == 2
+        for alert, count in ((alerts[0], 2), (alerts[1], 3)):
+            telegram.emulator.user_presses(CHAT, alert["message_id"], f"src:{_alert_id(alert)}")
+            (sources,) = await _next_messages(telegram, CHAT, len(alerts) + count)
+            for story in reports:
+                assert story.source in sources["text"]
