@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.stories.countries import country_names
+from bot.stories.countries import alias_code, alias_names, country_names
 
 
 def test_translated_names_load_from_the_installed_package() -> None:
@@ -28,3 +28,21 @@ def test_only_the_asked_languages_are_read() -> None:
     assert "Germania" in names
     assert "Alemania" not in names
     assert "Germany" in names
+
+
+def test_english_demonyms_and_short_names_come_from_the_alias_table() -> None:
+    names = set(alias_names())
+    assert ("German", "DE", 1) in names
+    assert ("Ukrainians", "UA", 1) in names
+    assert ("Russia", "RU", 0) in names
+    # Acronyms and clipped forms are left out; capitals only when asked for.
+    assert not any(form in ("US", "UK", "UAE") for form, _, _ in names)
+    assert not any(form == "Berlin" for form, _, _ in names)
+    assert ("Berlin", "DE", 2) in set(alias_names(capitals=True))
+
+
+def test_alias_table_names_resolve_to_one_iso_country_or_none() -> None:
+    assert alias_code("Germany") == "DE"
+    assert alias_code("Brunei") == "BN"  # "Brunei Darussalam" in ISO 3166
+    assert alias_code("Russia") == "RU"  # "Russian Federation"
+    assert alias_code("Kosovo") is None  # fuzzy search offers Serbia
