@@ -554,3 +554,85 @@ def test_north_and_south_korea_are_different_countries() -> None:
     )
     clusterer.assign(1, english, english.published_at)
     assert clusterer.assign(2, italian, italian.published_at) == 2
+
+
+GRAIN_EN = _story_in(
+    "en",
+    "Swedish farmers sign Halvard grain deal",
+    "Swedish growers will ship wheat through Halvard's docks from next month.",
+    "Harbour Times",
+    T0 + timedelta(hours=1),
+)
+
+
+def test_an_english_demonym_and_the_country_named_in_another_language_are_shared() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    # "Swedish" is spelt nothing like "Suecia": only the country table ties them.
+    spanish = _story_in(
+        "es",
+        "Suecia firma con Halvard un acuerdo de cereales",
+        "Los agricultores de Suecia enviarán trigo por los muelles de Halvard.",
+        "Diario del Sur",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, GRAIN_EN, GRAIN_EN.published_at)
+    assert clusterer.assign(2, spanish, spanish.published_at) == 1
+
+
+def test_a_demonym_alone_does_not_join_another_event_in_its_country() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    football = _story_in(
+        "es",
+        "Suecia vence a Portugal en la final de Lisboa",
+        "La selección de Suecia ganó por dos goles en el estadio de la Luz.",
+        "Diario del Sur",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, GRAIN_EN, GRAIN_EN.published_at)
+    assert clusterer.assign(2, football, football.published_at) == 2
+
+
+def test_a_demonym_of_two_countries_names_neither() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    # "Dominican" is said of the Dominican Republic and of Dominica.
+    english = _story_in(
+        "en",
+        "Dominican minister opens Halvard port",
+        "The Dominican transport minister opened the Halvard container port on Tuesday.",
+        "Harbour Times",
+        T0 + timedelta(hours=1),
+    )
+    italian = _story_in(
+        "it",
+        "Dominica, aperto lo scalo Halvard",
+        "Il governo della Dominica ha aperto martedì lo scalo merci Halvard.",
+        "Corriere del Porto",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, english, english.published_at)
+    assert clusterer.assign(2, italian, italian.published_at) == 2
+
+
+def test_a_country_name_with_a_common_word_in_it_counts_as_shared() -> None:
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    english = _story_in(
+        "en",
+        "South Korea picks Halvard for its new rocket engine",
+        "South Korea chose Halvard to build the engine, the space agency said.",
+        "Harbour Times",
+        T0 + timedelta(hours=1),
+    )
+    # "Sur" (south) is also a common Spanish word, yet part of the name here.
+    spanish = _story_in(
+        "es",
+        "Corea del Sur elige a Halvard para su nuevo motor de cohete",
+        "Corea del Sur encargó el motor a Halvard, dijo la agencia espacial.",
+        "Diario del Sur",
+        T0 + timedelta(hours=2),
+    )
+    clusterer.assign(1, english, english.published_at)
+    assert clusterer.assign(2, spanish, spanish.published_at) == 1

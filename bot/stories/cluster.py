@@ -21,9 +21,11 @@ which differ beyond spelling ("Germany", "Alemania", "Allemagne"; "United States
 Unidos", "États-Unis"), are keyed by their ISO code, from pycountry's ISO 3166 names and their
 translations (English, Spanish, Italian, French, German, Portuguese; see bot.stories.countries),
 also within a longer run of capitalized words ("United States Signs..."); a short form two
-countries share ("Korea", "Congo") keeps its plain key. A candidate must share at least two names
-or figures (a run of capitalized words such as "Donald Trump" counts once) and reach
-``CROSS_LANGUAGE_BAR`` in IDF-weighted cosine of those bags.
+countries share ("Korea", "Congo") keeps its plain key. English demonyms ("Swedish") key to their
+country at half weight (see ALIAS_WEIGHT). A capitalized stopword inside a country's name
+("Corea del Sur", "Sudán del Sur", "El Salvador") is part of it, and dropped elsewhere. A
+candidate must share at least two names or figures (a run of capitalized words such as "Donald
+Trump" counts once) and reach ``CROSS_LANGUAGE_BAR`` in IDF-weighted cosine of those bags.
 
 Reports of one event often form two clusters at first (two angles of the story, or two
 languages) until a story similar to both arrives. Such a bridging story joins its best match as
@@ -71,7 +73,11 @@ margin was measured again: 0.15-0.18 -> P 0.967, R 0.674 (an outlet's own follow
 from eight more pycountry catalogues (nl, ca, pl, ro, sv, da, tr, id): no pair gained on the
 bench's languages. ISO codes as country names ("US" = "Estados Unidos"): one more pair (R 0.682,
 P 0.968), but two-letter codes are also acronyms and names ("IT", "AI", "PM"; "Li", "Ma"), so they
-stay plain names.
+stay plain names. Spanish "Rusia" stays unmatched to "Russia": pycountry's Spanish catalogue
+names only "Federación Rusa", Russia has no ISO "common_name", and no other catalogue of the
+package (iso3166-2, iso3166-3, other languages) has the short form; English "Russia" now comes
+from the alias table. Capitalized stopwords kept as part of country names ("Corea del Sur" had
+keyed as "Corea", a name of both Koreas, and "Sudán del Sur" as "Sudán"): no change on the bench.
 """
 
 from __future__ import annotations
@@ -88,7 +94,7 @@ from functools import cache
 from bot.embedding import Embedder, Vector
 from bot.embedding import dot as vector_dot
 from bot.models import Story
-from bot.stories.countries import country_names
+from bot.stories.countries import alias_names, country_names
 from bot.stories.summarize import STOPWORDS, content_stems
 
 # Measured with bench.clustering (pairwise over 827 labelled items, 132 same-event pairs, 45 of
@@ -152,6 +158,22 @@ SCREEN_SLACK = 0.8
 # run of capitalized words as a name of its own (title-case headlines are one run) gained nothing.
 CROSS_LANGUAGE_BAR = 0.45
 CROSS_LANGUAGE_MIN_SHARED = 2
+# English demonyms ("Swedish", "Russians") and short names ("Russia") from the alias table
+# (bot/topics/data/countries.tsv) key to their country too: an English report's "German
+# chancellor" is another language's "Alemania". A demonym is an adjective, weaker evidence
+# than the country's name ("American clean energy sector"), so it weighs ALIAS_WEIGHT times a
+# name. Measured at threshold 0.25 and bar 0.45 (P 0.967, R 0.674 without them):
+#   at full weight -> P 0.957, R 0.674 (a tariffs story and a visa story joined on "Trump" and
+#   "American" = "Estados Unidos"); bar 0.40 -> P 0.947, 0.37 -> P 0.951, R 0.735, 0.35 ->
+#   P 0.933, R 0.735 (worse than without them at every bar);
+#   at weight 0.5 or 0.3 -> P 0.967, R 0.674, unchanged; bar 0.40 -> P 0.957, R 0.682.
+# No missed pair gained: the bench's missed cross-language pairs already share the country
+# ("Ukrainian" and "Ucrania" share a skeleton) or reach only 0.30-0.43 on names; the other
+# languages write demonyms in lower case ("la Justicia alemana"), which are no names.
+# Capitals as well ("Berlin", "Kyiv"; level 2 of the table): P 0.937 at full weight, 0.957 at
+# 0.5, no pair gained, so they stay out.
+ALIAS_CAPITALS = False
+ALIAS_WEIGHT = 0.5
 # Names whose consonant skeleton is shorter than this keep their full folded spelling: short
 # skeletons collide ("Rossi" and "Russia"). With skeletons of 4+ letters: P 0.962, R 0.568
 # (across languages 0.42 -> 0.47); of 3+: P 0.949, of 2+: P 0.938 (unrelated reports sharing a
@@ -185,6 +207,8 @@ _NAME_OR_NUMBER = re.compile(
     rf"\d(?:[.,]?\d)*|{_CAPITALIZED}(?:(?:-|\s+(?:(?:{_PARTICLES})\s+)*){_CAPITALIZED})*"
 )
 _NAME_KEYS: dict[str, str] = {}
+STOP_MARK = "~"
+ALIAS_MARK = "%"  # a country key from a demonym, weighed ALIAS_WEIGHT (see _country_table)
 _NAME_KEYS_LIMIT = 200_000
 
 Terms = dict[str, float]
@@ -235,16 +259,20 @@ def _skeleton(folded: str) -> str:
 
 def _name_key(word: str) -> str:
     """The index key of a capitalized word: "@" + its skeleton (or accent-folded lower case if
-    that is short), or "" to skip it."""
+    that is short), ``STOP_MARK`` + the folded word for a stopword, or "" to skip it."""
     key = _NAME_KEYS.get(word)
     if key is None:
         folded = unicodedata.normalize("NFKD", word.lower())
         folded = "".join(c for c in folded if not unicodedata.combining(c))
-        skip = not word[0].isupper() or len(folded) < 2
-        # Stopwords at the start of a sentence are no names, acronyms ("US", "IT") are.
-        key = (
-            "" if skip or (folded in STOPWORDS and not word.isupper()) else "@" + _skeleton(folded)
-        )
+        if not word[0].isupper() or len(folded) < 2:
+            key = ""
+        elif folded in STOPWORDS and not word.isupper():
+            # Stopwords at the start of a sentence are no names, acronyms ("US", "IT") are;
+            # but a capitalized stopword may be part of a country's name ("Corea del Sur",
+            # "El Salvador"): marked, and dropped once country names are found.
+            key = STOP_MARK + folded
+        else:
+            key = "@" + _skeleton(folded)
         if len(_NAME_KEYS) < _NAME_KEYS_LIMIT:
             _NAME_KEYS[word] = key
     return key
@@ -252,24 +280,31 @@ def _name_key(word: str) -> str:
 
 @cache
 def _country_table() -> tuple[dict[str, str], dict[str, int]]:
-    """Country names keyed as in a story's name bag -> "@" + the country's ISO code; and the
-    first key of each name -> the most words a name starting with it has.
+    """Country names keyed as in a story's name bag -> "@" + the country's ISO code
+    (``ALIAS_MARK`` + the code for a demonym); and the first key of each name -> the most
+    words a name starting with it has.
 
-    Built once, from pycountry's names and their translations. Only names the text scanner
-    finds as one run of words count ("Estados Unidos", "Royaume-Uni"); a name given to two
-    countries ("Korea", "Congo") is left out, and so is one whose keys are another's.
+    Built once, from pycountry's names and their translations, and the English names and
+    demonyms of the alias table (see ALIAS_WEIGHT). Only names the text scanner finds as one
+    run of words count ("Estados Unidos", "Royaume-Uni", "Corea del Sur"); a name given to two
+    countries ("Korea", "Congo", "Dominican") is left out, and so is one whose keys are
+    another's. A demonym keyed like its country's name ("German" and "Germany" share a
+    skeleton) is the name.
     """
     table: dict[str, str] = {}
     ambiguous: set[str] = set()
-    for name, code in country_names():
+    names = [(name, code, 0) for name, code in country_names()]
+    for name, code, level in names + list(alias_names(capitals=ALIAS_CAPITALS)):
+        weak = level > 0
         name = unicodedata.normalize("NFKC", name)
         if not _NAME_OR_NUMBER.fullmatch(name) or name[0].isdigit():
             continue
         words = [key for key in map(_name_key, name.split()) if key]
-        if not words:
+        if not words or all(key[0] == STOP_MARK for key in words):
             continue
         joined = " ".join(words)
-        if table.setdefault(joined, "@" + code) != "@" + code:
+        value = (ALIAS_MARK if weak else "@") + code
+        if table.setdefault(joined, value)[1:] != code:
             ambiguous.add(joined)
     for joined in ambiguous:
         del table[joined]
@@ -324,19 +359,27 @@ def _names(story: Story) -> tuple[Terms, dict[str, int]]:
                 words = ["#" + match.translate(_NUMBER_SEPARATORS)]
             else:
                 words = []
+                stops = False
                 for word in match.split():
                     key = keys.get(word)
                     if key is None:
                         key = _name_key(word)
                     if key:
                         words.append(key)
+                        stops = stops or key[0] == STOP_MARK
                 for key in words:
                     if key in starts:
                         words = _with_countries(words, table, starts)
                         break
+                if stops:
+                    words = [key for key in words if key[0] != STOP_MARK]
             for key in words:
-                if terms.get(key, 0.0) < weight:
-                    terms[key] = weight
+                w = weight
+                if key[0] == ALIAS_MARK:
+                    key = "@" + key[1:]
+                    w = weight * ALIAS_WEIGHT
+                if terms.get(key, 0.0) < w:
+                    terms[key] = w
                 if key not in phrases:
                     phrases[key] = phrase
     return terms, phrases
