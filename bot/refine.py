@@ -18,7 +18,9 @@ from bot.topics.expand import Buffer, exclusion_for, suggest_for_query, with_alt
 from bot.topics.query import Query, QueryError, Term, parse_query, terms_of
 
 SUGGESTIONS_PER_TERM = 3
-MAX_WORD_CHARS = 30  # keeps a button's callback data within Telegram's 64 bytes
+# A suggested word, excluded word or model's name rides in a button's callback data, which
+# Telegram caps at 64 bytes ("add:" + subscription id + ":" + term key + ":" + word).
+MAX_WORD_BYTES = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ def suggestions_for(query: Query, buffer: Buffer) -> list[Suggestion]:
     result = []
     for term in free_terms(query):
         text = " ".join(term.words)
-        words = tuple(w for w in found.get(text, []) if len(w) <= MAX_WORD_CHARS)
+        words = tuple(w for w in found.get(text, []) if _fits(w))
         if words:
             result.append(Suggestion(term_key(term), term.display or text, words))
     return result
@@ -125,7 +127,12 @@ def widen(text: str, key: str, word: str) -> str:
 def exclusion(text: str, story: Story, buffer: Buffer) -> str | None:
     """A word to leave out after a 👎 on ``story`` (None when nothing distinctive is found)."""
     word = exclusion_for(parse_query(text), story, buffer)
-    return word if word is not None and len(word) <= MAX_WORD_CHARS else None
+    return word if word is not None and _fits(word) else None
+
+
+def _fits(word: str) -> bool:
+    """True when ``word`` fits a button's callback data (UTF-8 bytes, not characters)."""
+    return len(word.encode()) <= MAX_WORD_BYTES
 
 
 def narrow(text: str, word: str) -> str:
@@ -138,7 +145,6 @@ def narrow(text: str, word: str) -> str:
 # An offered name: 1 to 3 plain words (letters, digits, inner hyphens, apostrophes, dots).
 _NAME = re.compile(r"\w[\w'’.-]*(?: \w[\w'’.-]*){0,2}")
 _OPERATORS = frozenset({"or", "and", "not"})
-MAX_NAME_BYTES = 30  # a name rides in a button's callback data, which Telegram caps at 64 bytes
 
 
 def suggestions_from_names(query: Query, proposed: Mapping[str, Sequence[str]]) -> list[Suggestion]:
@@ -159,7 +165,7 @@ def suggestions_from_names(query: Query, proposed: Mapping[str, Sequence[str]]) 
         kept: list[str] = []
         for raw in names:
             name = " ".join(str(raw).split())
-            if not _NAME.fullmatch(name) or len(name.encode()) > MAX_NAME_BYTES:
+            if not _NAME.fullmatch(name) or not _fits(name):
                 continue
             if _OPERATORS & {w.casefold() for w in name.split()}:
                 continue

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from bot.refine import free_terms, term_key, widen
+from bot.models import Story
+from bot.refine import free_terms, suggestions_for, term_key, widen
 from bot.topics.query import QueryError, parse_query
 
 
@@ -58,3 +61,18 @@ def test_a_button_for_a_term_the_topic_no_longer_has_is_refused() -> None:
     [gone] = free_terms(parse_query("cricket"))
     with pytest.raises(QueryError, match="no longer fits"):
         widen("Pakistan Afghanistan", term_key(gone), "kabul")
+
+
+def test_an_offered_word_fits_a_buttons_64_bytes_however_it_is_written() -> None:
+    when = datetime(2026, 11, 26, tzinfo=UTC)
+    hindi = "अफ़ग़ानिस्तानी"  # 14 characters, 42 bytes in UTF-8
+    about = [f"Afghanistan {hindi} Kabul {n}" for n in range(6)]  # both words stand out
+    other = [f"Cricket board meets in Lahore on day {n}" for n in range(6)]
+    buffer = [
+        Story(f"k{n}", None, title, "", when, "Desk", "desk.example")
+        for n, title in enumerate(about + other)
+    ]
+    [offer] = suggestions_for(parse_query("Afghanistan"), buffer)
+    assert "kabul" in offer.words
+    assert hindi.casefold() not in offer.words
+    assert all(len(w.encode()) <= 30 for w in offer.words)
