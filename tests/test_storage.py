@@ -147,8 +147,9 @@ def test_one_alert_per_chat_and_cluster(database: Database) -> None:
 
 def test_merged_clusters_share_sources_and_alert_a_chat_once(database: Database) -> None:
     feed_id, (both_halves, _), kept = seed(database, chats=2)
+    earlier = NOW - timedelta(hours=1)
 
-    def alert(repo: Repository, chat: int, cluster: int) -> bool:
+    def alert(repo: Repository, chat: int, cluster: int, when: datetime = NOW) -> bool:
         return repo.enqueue_alert(
             chat_id=chat,
             story_id=kept,
@@ -156,7 +157,7 @@ def test_merged_clusters_share_sources_and_alert_a_chat_once(database: Database)
             subscription_id=repo.subscriptions(both_halves)[0].id,
             topic_text="Pakistan",
             hits=(),
-            now=NOW,
+            now=when,
         )
 
     with database.session() as s:
@@ -164,8 +165,16 @@ def test_merged_clusters_share_sources_and_alert_a_chat_once(database: Database)
         absorbed = repo.add_story(feed_id, story("guid:2", source="Other"), NOW)
         repo.set_cluster(absorbed, absorbed)
         one_half = repo.upsert_chat(300, ChatKind.PRIVATE, None, NOW).id
-        assert alert(repo, both_halves, absorbed)  # alerted about each half before the merge
+        sent_first = repo.upsert_chat(500, ChatKind.PRIVATE, None, NOW).id
+        assert alert(repo, sent_first, absorbed, earlier)
+        assert alert(repo, both_halves, absorbed)  # both halves waiting to be sent
         assert alert(repo, one_half, absorbed)
+    outbox = SqlOutbox(database)
+    [sent] = outbox.claim_due(earlier, limit=10, worker="w1", lease=LEASE)
+    outbox.record_outcome(sent.id, DeliveryOutcome(OutcomeKind.SENT, message_id=7), earlier)
+    with database.session() as s:
+        repo = Repository(s)
+        assert alert(repo, sent_first, kept)  # the second half is queued before the merge
         repo.merge_clusters(absorbed, kept)
     with database.session() as s:
         repo = Repository(s)
@@ -175,12 +184,16 @@ def test_merged_clusters_share_sources_and_alert_a_chat_once(database: Database)
         assert not alert(repo, one_half, kept)
         newcomer = repo.upsert_chat(400, ChatKind.PRIVATE, None, NOW).id
         assert alert(repo, newcomer, kept)
-        # No alert is lost: both chats' first alerts, both halves', and the newcomer's.
-        assert repo.outbox_counts() == {"pending": 5}
+        # One alert a chat about the event: the waiting duplicate of each chat is dropped.
+        assert repo.outbox_counts() == {"pending": 4, "sent": 1, "dropped": 2}
+        dropped = s.scalars(select(OutboxRow).where(OutboxRow.status == "dropped")).all()
+        assert {(r.chat_id, r.cluster_id, r.outcome) for r in dropped} == {
+            (both_halves, absorbed, "same_event"),
+            (sent_first, kept, "same_event"),
+        }
         # Every alert about the event, the one left on the absorbed half too, lists its sources.
-        alerts = [repo.alert(n) for n in s.scalars(select(OutboxRow.id))]
-        assert len(alerts) == 5
-        for found in alerts:
+        for row_id in s.scalars(select(OutboxRow.id)):
+            found = repo.alert(row_id)
             assert found is not None
             assert found.cluster_id == kept
             assert [x.name for x in found.sources] == ["Example", "Other"]

@@ -258,20 +258,37 @@ class Repository:
         )
 
     def merge_clusters(self, absorbed: int, into: int) -> None:
-        """Fold cluster ``absorbed`` into ``into``: its stories, and alerts a chat has only there.
+        """Fold cluster ``absorbed`` into ``into``: its stories, and the alerts about it.
 
-        A chat alerted about both clusters keeps both alerts (one event, two alerts already
-        sent); any other chat's alert moves, so a later report of the event is not alerted again.
+        A chat's alert moves with the stories, so a later report of the event is not alerted
+        again. A chat with an alert about each cluster gets one alert about the event: an alert
+        not sent yet is dropped (outcome ``same_event``) when the other one was sent, is being
+        sent, or is also waiting. Two alerts already sent both stay on record.
         """
         if absorbed == into:
             return
         self.session.execute(
             update(StoryRow).where(StoryRow.cluster_id == absorbed).values(cluster_id=into)
         )
-        both = select(OutboxRow.chat_id).where(OutboxRow.cluster_id == into)
+        pending = OutboxRow.status == "pending"
+        dropped = {"status": "dropped", "outcome": "same_event"}
+        on_kept = select(OutboxRow.chat_id).where(OutboxRow.cluster_id == into)
         self.session.execute(
             update(OutboxRow)
-            .where(OutboxRow.cluster_id == absorbed, OutboxRow.chat_id.not_in(both))
+            .where(OutboxRow.cluster_id == absorbed, pending, OutboxRow.chat_id.in_(on_kept))
+            .values(**dropped)
+        )
+        delivered = select(OutboxRow.chat_id).where(
+            OutboxRow.cluster_id == absorbed, OutboxRow.status.in_(("sent", "sending"))
+        )
+        self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.cluster_id == into, pending, OutboxRow.chat_id.in_(delivered))
+            .values(**dropped)
+        )
+        self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.cluster_id == absorbed, OutboxRow.chat_id.not_in(on_kept))
             .values(cluster_id=into)
         )
 
