@@ -147,6 +147,14 @@ def _background(clusterer: StoryClusterer, start_id: int) -> None:
         clusterer.assign(start_id + n, story, T0 + timedelta(minutes=n))
 
 
+def _second_joins(first: Story, second: Story) -> int:
+    """The cluster of ``second`` (id 2) after ``first`` (id 1), over the background news."""
+    clusterer = StoryClusterer()
+    _background(clusterer, 100)
+    clusterer.assign(1, first, first.published_at)
+    return clusterer.assign(2, second, second.published_at)
+
+
 def test_shared_rare_name_and_figure_join_a_paraphrase() -> None:
     clusterer = StoryClusterer()
     _background(clusterer, 100)
@@ -233,8 +241,6 @@ def test_accented_and_plain_spellings_of_a_name_agree_across_languages() -> None
 
 
 def test_other_language_story_sharing_one_famous_name_stays_apart() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
     budget = _story_in(
         "es",
         "Ostrander presenta los presupuestos municipales",
@@ -242,13 +248,10 @@ def test_other_language_story_sharing_one_famous_name_stays_apart() -> None:
         "Diario del Sur",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, TUNNEL_EN, TUNNEL_EN.published_at)
-    assert clusterer.assign(2, budget, budget.published_at) == 2
+    assert _second_joins(TUNNEL_EN, budget) == 2
 
 
 def test_a_full_name_counts_as_one_shared_name() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
     opening = _story_in(
         "en",
         "Mayor Lena Ostrander opens Kessling tunnel",
@@ -264,8 +267,7 @@ def test_a_full_name_counts_as_one_shared_name() -> None:
         "Diario del Sur",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, opening, opening.published_at)
-    assert clusterer.assign(2, market, market.published_at) == 2
+    assert _second_joins(opening, market) == 2
 
 
 class MeaningEmbedder:
@@ -335,8 +337,6 @@ def test_embedder_is_asked_only_about_near_misses() -> None:
 
 
 def test_a_name_spelt_differently_in_another_language_still_counts_as_shared() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
     english = _story_in(
         "en",
         "Ukraine's Mykhailo Kovalenko resigns after Kharkiv strike",
@@ -352,8 +352,7 @@ def test_a_name_spelt_differently_in_another_language_still_counts_as_shared() -
         "Corriere del Porto",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, english, english.published_at)
-    assert clusterer.assign(2, italian, italian.published_at) == 1
+    assert _second_joins(english, italian) == 1
 
 
 # One event told from two angles that share few words (injured workers; halted loading).
@@ -477,8 +476,6 @@ TRAINS_EN = _story_in(
 
 
 def test_a_country_named_in_another_language_counts_as_shared() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
     spanish = _story_in(
         "es",
         "Alemania encarga trenes Halvard para su red nocturna",
@@ -486,8 +483,7 @@ def test_a_country_named_in_another_language_counts_as_shared() -> None:
         "Diario del Sur",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, TRAINS_EN, TRAINS_EN.published_at)
-    assert clusterer.assign(2, spanish, spanish.published_at) == 1
+    assert _second_joins(TRAINS_EN, spanish) == 1
 
 
 def test_a_country_of_several_words_counts_as_shared() -> None:
@@ -521,8 +517,6 @@ def test_a_country_of_several_words_counts_as_shared() -> None:
 
 
 def test_a_shared_country_alone_does_not_join_another_event() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
     football = _story_in(
         "es",
         "Alemania vence a Portugal en la final de Lisboa",
@@ -530,20 +524,19 @@ def test_a_shared_country_alone_does_not_join_another_event() -> None:
         "Diario del Sur",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, TRAINS_EN, TRAINS_EN.published_at)
-    assert clusterer.assign(2, football, football.published_at) == 2
+    assert _second_joins(TRAINS_EN, football) == 2
+
+
+KOREA_EN = _story_in(
+    "en",
+    "South Korea picks Halvard for its new rocket engine",
+    "South Korea chose Halvard to build the engine, the space agency said.",
+    "Harbour Times",
+    T0 + timedelta(hours=1),
+)
 
 
 def test_north_and_south_korea_are_different_countries() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
-    english = _story_in(
-        "en",
-        "South Korea picks Halvard for its new rocket engine",
-        "South Korea chose Halvard to build the engine, the space agency said.",
-        "Harbour Times",
-        T0 + timedelta(hours=1),
-    )
     # Another event in the North, with a like-named company: "Corea" alone names neither.
     italian = _story_in(
         "it",
@@ -552,8 +545,7 @@ def test_north_and_south_korea_are_different_countries() -> None:
         "Corriere del Porto",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, english, english.published_at)
-    assert clusterer.assign(2, italian, italian.published_at) == 2
+    assert _second_joins(KOREA_EN, italian) == 2
 
 
 GRAIN_EN = _story_in(
@@ -566,8 +558,6 @@ GRAIN_EN = _story_in(
 
 
 def test_an_english_demonym_and_the_country_named_in_another_language_are_shared() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
     # "Swedish" is spelt nothing like "Suecia": only the country table ties them.
     spanish = _story_in(
         "es",
@@ -576,13 +566,10 @@ def test_an_english_demonym_and_the_country_named_in_another_language_are_shared
         "Diario del Sur",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, GRAIN_EN, GRAIN_EN.published_at)
-    assert clusterer.assign(2, spanish, spanish.published_at) == 1
+    assert _second_joins(GRAIN_EN, spanish) == 1
 
 
 def test_a_demonym_alone_does_not_join_another_event_in_its_country() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
     football = _story_in(
         "es",
         "Suecia vence a Portugal en la final de Lisboa",
@@ -590,13 +577,10 @@ def test_a_demonym_alone_does_not_join_another_event_in_its_country() -> None:
         "Diario del Sur",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, GRAIN_EN, GRAIN_EN.published_at)
-    assert clusterer.assign(2, football, football.published_at) == 2
+    assert _second_joins(GRAIN_EN, football) == 2
 
 
 def test_a_demonym_of_two_countries_names_neither() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
     # "Dominican" is said of the Dominican Republic and of Dominica.
     english = _story_in(
         "en",
@@ -612,20 +596,10 @@ def test_a_demonym_of_two_countries_names_neither() -> None:
         "Corriere del Porto",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, english, english.published_at)
-    assert clusterer.assign(2, italian, italian.published_at) == 2
+    assert _second_joins(english, italian) == 2
 
 
 def test_a_country_name_with_a_common_word_in_it_counts_as_shared() -> None:
-    clusterer = StoryClusterer()
-    _background(clusterer, 100)
-    english = _story_in(
-        "en",
-        "South Korea picks Halvard for its new rocket engine",
-        "South Korea chose Halvard to build the engine, the space agency said.",
-        "Harbour Times",
-        T0 + timedelta(hours=1),
-    )
     # "Sur" (south) is also a common Spanish word, yet part of the name here.
     spanish = _story_in(
         "es",
@@ -634,5 +608,4 @@ def test_a_country_name_with_a_common_word_in_it_counts_as_shared() -> None:
         "Diario del Sur",
         T0 + timedelta(hours=2),
     )
-    clusterer.assign(1, english, english.published_at)
-    assert clusterer.assign(2, spanish, spanish.published_at) == 1
+    assert _second_joins(KOREA_EN, spanish) == 1
