@@ -2,84 +2,47 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from bot.llm import ChatClient
 from bot.stories.llm import LlmSummarizer
+from tests.fakes.llm_server import Answer, FakeChatServer
 
 GOOD = "The council approved a plan to rebuild the Northbank bridge. Work starts in June."
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Answers per the mode named in the URL path: /<mode>/v1/chat/completions."""
-
-    requests: ClassVar[list[dict[str, Any]]] = []
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        return
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        # The client may have given up (the timeout case): nothing left to answer then.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(body)
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        payload = json.loads(self.rfile.read(length))
-        _Handler.requests.append(
-            {"path": self.path, "auth": self.headers.get("Authorization"), "body": payload}
-        )
-        mode = self.path.split("/")[1]
-        if mode == "slow":
-            time.sleep(1.0)
-            self._send(200, _answer(GOOD))
-        elif mode == "error":
-            self._send(500, b'{"error": "boom"}')
-        elif mode == "badjson":
-            self._send(200, b"{not json")
-        elif mode == "shape":
-            self._send(200, json.dumps({"choices": [{"text": GOOD}]}).encode())
-        elif mode == "empty":
-            self._send(200, _answer("   "))
-        elif mode == "long":
-            self._send(200, _answer("This sentence is far too long to fit. " * 40))
-        elif mode == "slightlylong":
-            self._send(200, _answer(GOOD + " Shops nearby expect trade to recover."))
-        else:
-            self._send(200, _answer(f'"{GOOD}"'))
+def _slow(_body: dict[str, Any]) -> str:
+    time.sleep(1.0)
+    return GOOD
 
 
-def _answer(content: str) -> bytes:
-    return json.dumps(
-        {"choices": [{"message": {"role": "assistant", "content": content}}]}
-    ).encode()
+# What the endpoint answers, by name: good ones, failures and malformed ones.
+ANSWERS: dict[str, Answer] = {
+    "good": lambda _body: f'"{GOOD}"',
+    "slow": _slow,
+    "error": lambda _body: (500, b'{"error": "boom"}'),
+    "badjson": lambda _body: (200, b"{not json"),
+    "shape": lambda _body: (200, json.dumps({"choices": [{"text": GOOD}]}).encode()),
+    "empty": lambda _body: "   ",
+    "long": lambda _body: "This sentence is far too long to fit. " * 40,
+    "slightlylong": lambda _body: GOOD + " Shops nearby expect trade to recover.",
+}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+@pytest.fixture
+def server() -> Iterator[FakeChatServer]:
+    with FakeChatServer(ANSWERS["good"]) as fake:
+        yield fake
 
 
-async def _summary(base: str, mode: str, budget: int = 300, **kw: Any) -> str | None:
-    chat = ChatClient(f"{base}/{mode}/v1", "tiny-model", "sk-secret", **kw)
+async def _summary(server: FakeChatServer, mode: str, budget: int = 300, **kw: Any) -> str | None:
+    server.answer = ANSWERS[mode]
+    chat = ChatClient(server.base_url, "tiny-model", "sk-secret", **kw)
     llm = LlmSummarizer(chat)
     try:
         return await llm.summarize(
@@ -92,27 +55,26 @@ async def _summary(base: str, mode: str, budget: int = 300, **kw: Any) -> str | 
         await chat.aclose()
 
 
-async def test_good_answer_is_returned_and_request_is_well_formed(server: str) -> None:
-    _Handler.requests.clear()
+async def test_good_answer_is_returned_and_request_is_well_formed(server: FakeChatServer) -> None:
     assert await _summary(server, "good") == GOOD
-    sent = _Handler.requests[-1]
-    assert sent["path"] == "/good/v1/chat/completions"
-    assert sent["auth"] == "Bearer sk-secret"
-    assert sent["body"]["model"] == "tiny-model"
-    assert sent["body"]["messages"][0]["role"] == "system"
-    assert "Bridge to be rebuilt" in sent["body"]["messages"][1]["content"]
+    assert server.paths == ["/v1/chat/completions"]
+    assert server.authorizations == ["Bearer sk-secret"]
+    [sent] = server.requests
+    assert sent["model"] == "tiny-model"
+    assert sent["messages"][0]["role"] == "system"
+    assert "Bridge to be rebuilt" in sent["messages"][1]["content"]
 
 
-async def test_timeout_gives_none(server: str) -> None:
+async def test_timeout_gives_none(server: FakeChatServer) -> None:
     assert await _summary(server, "slow", timeout_s=0.2) is None
 
 
 @pytest.mark.parametrize("mode", ["error", "badjson", "shape", "empty", "long"])
-async def test_unusable_answers_give_none(server: str, mode: str) -> None:
+async def test_unusable_answers_give_none(server: FakeChatServer, mode: str) -> None:
     assert await _summary(server, mode) is None
 
 
-async def test_slightly_long_answer_is_cut_to_whole_sentences(server: str) -> None:
+async def test_slightly_long_answer_is_cut_to_whole_sentences(server: FakeChatServer) -> None:
     out = await _summary(server, "slightlylong", budget=len(GOOD) + 5)
     assert out == GOOD
 
@@ -126,7 +88,9 @@ async def test_unreachable_server_gives_none() -> None:
         await chat.aclose()
 
 
-async def test_api_key_never_logged(server: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_api_key_never_logged(
+    server: FakeChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("DEBUG")
     await _summary(server, "error")
     await _summary(server, "slow", timeout_s=0.2)
