@@ -103,10 +103,9 @@ class CTerm:
         # True when a single key found anywhere in the story proves the term: keys of
         # source: and lang: carry their prefix and occur in that field only.
         self.telling = term.field != "title"
-        # The one key that decides the term, when it is that simple.
-        self.key: str | None = None
-        if self.telling and not self.seqs and len(self.singles) == 1:
-            [self.key] = self.singles
+        # The one key that decides the term wherever it is found in the story, if it is that
+        # simple (a title: term's key must still be found in the title).
+        self.key = self.only if self.telling else None
 
     def match(self, story: AnalyzedStory) -> bool:
         """True when the term occurs in one of its fields (remembered per story)."""
