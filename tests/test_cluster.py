@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.embedding import Vector
 from bot.models import Story
-from bot.stories.cluster import StoryClusterer
+from bot.stories.cluster import StoryClusterer, story_names
 
 T0 = datetime(2025, 5, 28, 8, 0, tzinfo=UTC)
 
@@ -319,11 +319,23 @@ def test_embedder_joins_a_near_miss_close_in_meaning() -> None:
 
 
 def test_embedder_keeps_a_near_miss_of_another_meaning_apart() -> None:
+    # With an embedder the word threshold is lower, and the race report shares enough words
+    # with the rebuild report to clear it: it still stays apart, as its meaning differs.
     embedder = MeaningEmbedder([REBUILD])
     clusterer = StoryClusterer(embedder=embedder)
     _background(clusterer, 100)
     clusterer.assign(1, BRIDGE_A, T0)
     assert clusterer.assign(3, BRIDGE_RACE, BRIDGE_RACE.published_at) == 3
+    assert any("Runners" in text for text in embedder.texts)  # it was asked
+
+
+def test_embedder_lets_a_weak_word_match_join_when_the_meaning_agrees() -> None:
+    # The same two reports, for an embedder that reads every Northbank bridge story alike.
+    embedder = MeaningEmbedder([("northbank",)])
+    clusterer = StoryClusterer(embedder=embedder)
+    _background(clusterer, 100)
+    clusterer.assign(1, BRIDGE_A, T0)
+    assert clusterer.assign(3, BRIDGE_RACE, BRIDGE_RACE.published_at) == 1
 
 
 def test_embedder_is_asked_only_about_near_misses() -> None:
@@ -609,3 +621,16 @@ def test_a_country_name_with_a_common_word_in_it_counts_as_shared() -> None:
         T0 + timedelta(hours=2),
     )
     assert _second_joins(KOREA_EN, spanish) == 1
+
+
+def test_titles_weekdays_and_months_are_no_names() -> None:
+    # English capitalizes them, other languages do not: they must not count as shared names.
+    titled = _story(
+        "Chancellor Merz meets President Lula on Monday",
+        "The talks in May covered trade, King Carlos said.",
+        "X",
+        T0,
+    )
+    plain = _story("Merz meets Lula", "The talks covered trade, Carlos said.", "X", T0)
+    assert story_names(titled) == story_names(plain)
+    assert story_names(plain)  # the names themselves are kept

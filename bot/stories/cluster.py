@@ -25,7 +25,9 @@ countries share ("Korea", "Congo") keeps its plain key. English demonyms ("Swedi
 country at half weight (see ALIAS_WEIGHT). A capitalized stopword inside a country's name
 ("Corea del Sur", "Sudán del Sur", "El Salvador") is part of it, and dropped elsewhere. A
 candidate must share at least two names or figures (a run of capitalized words such as "Donald
-Trump" counts once) and reach ``CROSS_LANGUAGE_BAR`` in IDF-weighted cosine of those bags.
+Trump" counts once) and reach ``CROSS_LANGUAGE_BAR`` in IDF-weighted cosine of those bags. Words
+English capitalizes and other languages do not (titles before a name, weekdays, months: see
+NOT_NAMES) are no names.
 
 Reports of one event often form two clusters at first (two angles of the story, or two
 languages) until a story similar to both arrives. Such a bridging story joins its best match as
@@ -36,9 +38,13 @@ to one report of each, but the events' clusters are not similar to each other), 
 of the best match in other languages, if it clears the cross-language bar. ``assign`` returns
 the cluster the story joins; ``cluster_of`` tells where an earlier story is now.
 
-Optionally (an ``Embedder`` given to the clusterer, the ``semantic`` extra), a story that still
-has no match may join a near miss: a candidate in its language sharing some rare words whose
-title and lead are close in meaning. Embeddings are made only for near misses, and cached.
+Optionally (an ``Embedder`` given to the clusterer: in the bot, a static model distilled from
+all-MiniLM-L6-v2 by ``newsbot cluster-model build``, see NEWSBOT_CLUSTER_MODEL), stories are
+also compared by meaning. The word threshold drops (CONFIRMED_THRESHOLD), so reports sharing
+fewer words are found, and a word match close to its bar (CONFIRM_BAND) counts only if the two
+are close in meaning too: different events that share words stay apart. A story that still has
+no match may join a near miss: a candidate in its language sharing some rare words whose title
+and lead are close in meaning. Embeddings are made only for these checks, and cached.
 
 Why not MinHash LSH: on these short texts (~20 stems) building one datasketch MinHash cost about
 0.2 ms, capping the clusterer near 1,000 stories/s. The exact index is faster and finds every
@@ -84,15 +90,16 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from bot.embedding import Embedder, Vector
-from bot.embedding import dot as vector_dot
+from bot.embedding import Embedder
 from bot.models import Story
 from bot.stories.countries import alias_names, country_names
 from bot.stories.summarize import STOPWORDS, content_stems
@@ -111,9 +118,14 @@ from bot.stories.summarize import STOPWORDS, content_stems
 #   0.20 -> P 0.88, R 0.78 (0.84, 0.67) | 0.22 -> P 0.92, R 0.72
 #   | 0.25 -> P 0.967, R 0.674 (0.678, 0.667) | 0.28 -> P 0.96, R 0.58 | 0.30 -> P 0.97, R 0.56
 #   | 0.35 -> P 0.985, R 0.49.
+# With titles, weekdays and months no names and the cross-language bar at 0.35:
+#   0.20 -> P 0.869, R 0.856 (0.839, 0.889) | 0.22 -> P 0.905, R 0.795
+#   | 0.25 -> P 0.952, R 0.750 (0.678, 0.889) | 0.28 -> P 0.951, R 0.735 | 0.30 -> P 0.957, R 0.667
+#   | 0.35 -> P 0.963, R 0.598.
 # 0.25 is the lowest threshold that keeps precision >= 0.95. The misses are paraphrases with few
-# shared words (see the semantic stage), cross-language pairs sharing fewer than two names, same-
-# outlet pairs below the stricter bar, and 6 pairs published more than the 48 h window apart.
+# shared words (see the semantic stage, which lowers the threshold: CONFIRMED_THRESHOLD),
+# cross-language pairs sharing fewer than two names, same-outlet pairs below the stricter bar,
+# and 5 pairs published more than the 48 h window apart.
 DEFAULT_THRESHOLD = 0.25
 SAME_SOURCE_MARGIN = 0.25
 # The bar rises linearly by up to TIME_MARGIN as two stories lie up to TIME_SCALE apart: reports
@@ -156,7 +168,15 @@ SCREEN_SLACK = 0.8
 #   | 0.37 -> P 0.960, R 0.735 | 0.33-0.35 -> P 0.961, R 0.750 | 0.30 -> P 0.88, R 0.75.
 # The cliff at 0.30 is unchanged, so the bar stays at 0.45. Counting a country inside a longer
 # run of capitalized words as a name of its own (title-case headlines are one run) gained nothing.
-CROSS_LANGUAGE_BAR = 0.45
+# With titles, weekdays and months no longer names (see NOT_NAMES), by bar (threshold 0.25):
+#   0.50 -> P 0.967, R 0.667 | 0.45 -> P 0.967, R 0.674 | 0.42 -> P 0.957, R 0.674
+#   | 0.40 -> P 0.948, R 0.697 | 0.33-0.37 -> P 0.952, R 0.750 (across languages 0.889)
+#   | 0.30 -> P 0.76, R 0.75;
+# and with an embedder (see CONFIRM_BAND): 0.45 -> P 0.981, R 0.780 | 0.40 -> P 0.964, R 0.803
+#   | 0.33-0.37 -> P 0.966, R 0.856 | 0.30 -> P 0.79.
+# 0.35 is the middle of the plateau before the cliff. Its 10 more pairs cost 2 wrong ones (a
+# tariffs report and a visa report sharing "Trump" and the US; two Von der Leyen statements).
+CROSS_LANGUAGE_BAR = 0.35
 CROSS_LANGUAGE_MIN_SHARED = 2
 # English demonyms ("Swedish", "Russians") and short names ("Russia") from the alias table
 # (bot/topics/data/countries.tsv) key to their country too: an English report's "German
@@ -174,6 +194,17 @@ CROSS_LANGUAGE_MIN_SHARED = 2
 # 0.5, no pair gained, so they stay out.
 ALIAS_CAPITALS = False
 ALIAS_WEIGHT = 0.5
+# Capitalized words that are no names: English capitalizes a title before a name ("Chancellor
+# Friedrich Merz", "King Charles"), weekdays and months, where Spanish, Italian or French write
+# them in lower case ("el canciller", "lunes"). As names they only ever weighed against a report
+# in another language. Written from general knowledge, in the languages of NOT_NAMES' examples.
+_NOT_NAMES = """
+    president presidente chancellor minister ministre ministro prime premier secretary king queen
+    prince princess pope governor mayor senator chief general mr mrs ms dr sir
+    monday tuesday wednesday thursday friday saturday sunday january february march april may
+    june july august september october november december
+"""
+NOT_NAMES = frozenset(_NOT_NAMES.split())
 # Names whose consonant skeleton is shorter than this keep their full folded spelling: short
 # skeletons collide ("Rossi" and "Russia"). With skeletons of 4+ letters: P 0.962, R 0.568
 # (across languages 0.42 -> 0.47); of 3+: P 0.949, of 2+: P 0.938 (unrelated reports sharing a
@@ -197,6 +228,22 @@ MIN_SKELETON = 4
 DEFAULT_SEMANTIC_THRESHOLD = 0.65
 SEMANTIC_MIN_LEXICAL = 0.15
 SEMANTIC_MAX_CANDIDATES = 8
+# With an embedder the clusterer also checks word matches by meaning: the lexical threshold drops
+# to CONFIRMED_THRESHOLD, and a match less than CONFIRM_BAND above its bar (a story's, a
+# cluster's) counts only if the story's embedding is within DEFAULT_CONFIRM_SIMILARITY of the
+# candidate's (of any member's, for a cluster). Word overlap finds the reports that share few
+# words; meaning throws out the different events that share some (two French Open matches, two
+# corruption cases). Measured with a static model distilled from all-MiniLM-L6-v2
+# (``newsbot cluster-model build``; bench.clustering --static-model), cross-language bar 0.35:
+#   threshold 0.20, band 0.10, similarity 0.60 -> P 0.966, R 0.856 (same language 0.839);
+#   band 0.05 -> P 0.958, R 0.856 | band 0.15 -> P 0.974, R 0.848 | similarity 0.55 -> P 0.942
+#   | similarity 0.65 -> P 0.966, R 0.848 | threshold 0.22 -> P 0.974, R 0.841
+#   | threshold 0.18 -> P 0.82 | no confirmation at 0.20 -> P 0.869, R 0.856.
+# Precision holds from 0.957 up across bands 0.05-0.15, similarities 0.60-0.65 and thresholds
+# 0.20-0.22, so the choice is no knife edge.
+CONFIRMED_THRESHOLD = 0.20
+CONFIRM_BAND = 0.10
+DEFAULT_CONFIRM_SIMILARITY = 0.60
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NUMBER_SEPARATORS = str.maketrans("", "", ".,")
@@ -268,7 +315,7 @@ def _name_key(word: str) -> str:
         folded = "".join(c for c in folded if not unicodedata.combining(c))
         if not word[0].isupper() or len(folded) < 2:
             key = ""
-        elif folded in STOPWORDS and not word.isupper():
+        elif (folded in STOPWORDS or folded in NOT_NAMES) and not word.isupper():
             # Stopwords at the start of a sentence are no names, acronyms ("US", "IT") are;
             # but a capitalized stopword may be part of a country's name ("Corea del Sur",
             # "El Salvador"): marked, and dropped once country names are found.
@@ -407,27 +454,37 @@ class StoryClusterer:
     def __init__(
         self,
         *,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         window: timedelta = timedelta(hours=48),
         cross_language: bool = True,
         embedder: Embedder | None = None,
         semantic_threshold: float = DEFAULT_SEMANTIC_THRESHOLD,
+        confirm_similarity: float = DEFAULT_CONFIRM_SIMILARITY,
     ) -> None:
         """``cross_language=False`` skips the names-and-figures stage, for feeds in one language
         (on the bench it cost 15-40% of the throughput: 3,600-4,300 instead of 5,000-7,000
-        stories per CPU second on a busy machine); ``embedder`` turns the semantic stage on."""
-        if not 0.0 < threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-        if not 0.0 < semantic_threshold <= 1.0:
-            raise ValueError(f"semantic_threshold must be in (0, 1], got {semantic_threshold}")
+        stories per CPU second on a busy machine); ``embedder`` turns the semantic stages on:
+        confirmation of weak word matches, and near misses. ``threshold`` defaults to
+        DEFAULT_THRESHOLD, or CONFIRMED_THRESHOLD with an embedder."""
+        if threshold is None:
+            threshold = DEFAULT_THRESHOLD if embedder is None else CONFIRMED_THRESHOLD
+        for name, value in (
+            ("threshold", threshold),
+            ("semantic_threshold", semantic_threshold),
+            ("confirm_similarity", confirm_similarity),
+        ):
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {value}")
         self.threshold = threshold
         self.window = window
         self.cross_language = cross_language
         self.embedder = embedder
         self.semantic_threshold = semantic_threshold
-        # With an embedder: the text each story is embedded from, and the embeddings made.
+        self.confirm_similarity = confirm_similarity
+        # With an embedder: the text each story is embedded from, and the embeddings made (as
+        # 32-bit floats: a tuple of Python floats costs 8 times the memory).
         self._texts: dict[int, str] = {}
-        self._embeddings: dict[int, Vector] = {}
+        self._embeddings: dict[int, array[float]] = {}
         self._entries: dict[int, _Entry] = {}
         self._postings: dict[str, dict[int, float]] = {}  # term -> story id -> weight
         self._clusters: dict[int, _Cluster] = {}
@@ -623,10 +680,15 @@ class StoryClusterer:
             if dot < SCREEN_SLACK * bar * norm * entry.norm:
                 continue
             sim = self._cosine(vec, norm, entry.terms)
-            if sim >= bar:
-                rivals.add(entry.cluster_id)
+            if sim < bar or (
+                semantic
+                and sim < bar + CONFIRM_BAND
+                and not self._confirmed(story_id, story, [cand_id])
+            ):
+                continue  # too few shared words, or words but not meaning
+            rivals.add(entry.cluster_id)
             # Ties go to the older story id, so results do not depend on set iteration order.
-            if sim >= bar and (best is None or (sim, -cand_id) > (best[0], -best[1])):
+            if best is None or (sim, -cand_id) > (best[0], -best[1]):
                 best = (sim, cand_id)
         match = None if best is None else self._entries[best[1]].cluster_id
         best_sim = -1.0 if best is None else best[0]
@@ -638,32 +700,57 @@ class StoryClusterer:
             if dot < SCREEN_SLACK * max(bar, best_sim) * norm * math.sqrt(cluster.norm2):
                 continue
             sim = self._cosine(vec, norm, cluster.sums)
-            if sim >= bar and sim > best_sim:
-                best_sim, match = sim, cluster_id
+            if sim < bar or sim <= best_sim:
+                continue
+            if (
+                semantic
+                and sim < bar + CONFIRM_BAND
+                and not self._confirmed(story_id, story, sorted(cluster.members))
+            ):
+                continue
+            best_sim, match = sim, cluster_id
         if match is None and names is not None:
             match = self._cross_language_match(story, cutoff, *names)
         if match is None and near:
             match = self._semantic_match(story_id, story, near)
         return match
 
+    def _embed(self, story_id: int, story: Story, others: Iterable[int]) -> array[float]:
+        """The story's embedding, after making sure ``others`` (stories in the window) have
+        theirs; one call to the embedder for whatever is missing."""
+        embedder = self.embedder
+        if embedder is None:
+            raise RuntimeError("no embedder")
+        self._texts.setdefault(story_id, _embedding_text(story))
+        missing = [i for i in others if i not in self._embeddings]
+        if story_id not in self._embeddings:
+            missing.append(story_id)
+        if missing:
+            vectors = embedder.embed([self._texts[i] for i in missing])
+            for i, vector in zip(missing, vectors, strict=True):
+                self._embeddings[i] = array("f", vector)
+        return self._embeddings[story_id]
+
+    def _similarity(self, mine: array[float], other: int) -> float:
+        """Cosine of an embedding and a story's (both unit length)."""
+        return math.fsum(map(operator.mul, mine, self._embeddings[other]))
+
+    def _confirmed(self, story_id: int, story: Story, candidates: list[int]) -> bool:
+        """Whether the story is close in meaning to one of ``candidates`` (see CONFIRM_BAND)."""
+        mine = self._embed(story_id, story, candidates)
+        bar = self.confirm_similarity
+        return any(self._similarity(mine, other) >= bar for other in candidates)
+
     def _semantic_match(
         self, story_id: int, story: Story, near: list[tuple[float, int]]
     ) -> int | None:
         """The cluster of the near miss closest in meaning, if close enough."""
-        embedder = self.embedder
-        if embedder is None:
-            return None
         near = heapq.nlargest(SEMANTIC_MAX_CANDIDATES, near)
-        missing = [cand_id for _, cand_id in near if cand_id not in self._embeddings]
-        text = _embedding_text(story)
-        vectors = embedder.embed([text] + [self._texts[cand_id] for cand_id in missing])
-        self._texts[story_id] = text
-        self._embeddings[story_id] = vectors[0]
-        self._embeddings.update(zip(missing, vectors[1:], strict=True))
+        mine = self._embed(story_id, story, [cand_id for _, cand_id in near])
         best: tuple[float, int] | None = None
         for _, cand_id in near:
             entry = self._entries[cand_id]
-            sim = vector_dot(vectors[0], self._embeddings[cand_id])
+            sim = self._similarity(mine, cand_id)
             bar = self._bar(story, entry) - self.threshold + self.semantic_threshold
             if sim >= bar and (best is None or (sim, -cand_id) > (best[0], -best[1])):
                 best = (sim, cand_id)
