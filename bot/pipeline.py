@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from bot.embedding import Embedder
 from bot.feeds.fetch import Fetcher
 from bot.feeds.normalize import normalize_feed
 from bot.feeds.parse import parse_feed
@@ -96,11 +97,15 @@ class Pipeline:
         concurrency: int = 8,
         on_alerts: Callable[[], None] | None = None,
         semantic: SemanticMatcher | None = None,
+        cluster_embedder: Embedder | None = None,
     ) -> None:
         self.database = database
         self.fetcher = fetcher
         self.topics = topics
-        self.clusterer = StoryClusterer(window=CLUSTER_WINDOW)
+        # With an embedder, the clusterer also compares stories by meaning (see
+        # bot.stories.cluster): weak word matches must be confirmed, near misses may join.
+        self.cluster_embedder = cluster_embedder
+        self.clusterer = StoryClusterer(window=CLUSTER_WINDOW, embedder=cluster_embedder)
         self._clusterer_loaded = False
         self.enricher = enricher
         self.concurrency = concurrency
@@ -127,7 +132,7 @@ class Pipeline:
             return
         with self.database.session() as session:
             recent = Repository(session).recent_stories(now - CLUSTER_WINDOW, limit=20000)
-        fresh = StoryClusterer(window=CLUSTER_WINDOW)
+        fresh = StoryClusterer(window=CLUSTER_WINDOW, embedder=self.cluster_embedder)
         fresh.load((s.id, s.cluster_id, s.story) for s in reversed(recent))
         self.clusterer = fresh
         self._clusterer_loaded = True
