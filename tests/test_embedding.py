@@ -1,0 +1,51 @@
+"""The static model clustering compares stories with, and the setting that turns it on."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.embedding import SemanticUnavailableError, StaticEmbedder, dot
+from tests.fakes.static_model import write_static_model
+
+
+def test_static_model_gives_unit_vectors_near_for_like_meanings(tmp_path: Path) -> None:
+    embedder = StaticEmbedder(write_static_model(tmp_path / "weather"))
+    assert embedder.name == "static model weather"
+    storm, hurricane, election = embedder.embed(
+        ["storm hits coast", "Hurricane hits coast", "election results"]
+    )
+    for vector in (storm, hurricane, election):
+        assert len(vector) == 4
+        assert math.isclose(dot(vector, vector), 1.0, rel_tol=1e-9)
+    assert dot(hurricane, storm) > 0.9 > 0.3 > dot(hurricane, election)
+
+
+def test_a_text_of_unknown_words_embeds_to_zeros_and_no_text_to_nothing(tmp_path: Path) -> None:
+    embedder = StaticEmbedder(write_static_model(tmp_path / "weather"))
+    assert embedder.embed(["cricket scores", ""]) == [(0.0,) * 4, (0.0,) * 4]
+    assert embedder.embed([]) == []
+
+
+def test_a_missing_model_names_the_command_that_builds_one(tmp_path: Path) -> None:
+    with pytest.raises(SemanticUnavailableError, match="newsbot cluster-model build") as error:
+        StaticEmbedder(tmp_path / "no-such-model")
+    assert str(tmp_path / "no-such-model") in str(error.value)
+
+
+def test_a_broken_model_names_the_command_that_builds_it_again(tmp_path: Path) -> None:
+    folder = write_static_model(tmp_path / "weather")
+    (folder / "model.safetensors").write_bytes(b"not a model")
+    with pytest.raises(SemanticUnavailableError, match="newsbot cluster-model build") as error:
+        StaticEmbedder(folder)
+    assert str(folder) in str(error.value)
+
+
+def test_the_cluster_model_setting_is_a_directory_and_blank_means_off() -> None:
+    assert Settings.from_environ({}).cluster_model is None
+    assert Settings.from_environ({"NEWSBOT_CLUSTER_MODEL": "  "}).cluster_model is None
+    settings = Settings.from_environ({"NEWSBOT_CLUSTER_MODEL": " /srv/newsbot/m2v "})
+    assert settings.cluster_model == Path("/srv/newsbot/m2v")
