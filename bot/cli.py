@@ -1,4 +1,7 @@
-"""The `newsbot` command: run | console | poll --once | preview TOPIC | feeds | db upgrade."""
+"""The `newsbot` command.
+
+run | console | poll --once | preview TOPIC | feeds | db upgrade | cluster-model build DIR
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings, SettingsError
+from bot.embedding import SemanticUnavailableError, build_static_model
 from bot.logs import configure_logging
 from bot.pipeline import TickReport
 from bot.runtime import Runtime
@@ -49,12 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("feeds", help="list the feeds and their health")
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: apply schema migrations")
+    cluster_model = commands.add_parser(
+        "cluster-model", help="the static model that lets clustering compare stories by meaning"
+    )
+    cluster_model.add_argument(
+        "action", choices=["build"], help="build: distill it from the semantic extra's model"
+    )
+    cluster_model.add_argument("dir", type=Path, help="the directory to write the model to")
     return parser
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Entry point of the `newsbot` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "cluster-model":
+        return _build_cluster_model(args.dir, sys.stdout)
     env = os.environ if environ is None else environ
     try:
         settings = Settings.from_environ(env)
@@ -87,6 +101,22 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if command == "preview":
         return _preview(runtime, args.topic, args.days, sys.stdout)
     return _feeds(runtime, sys.stdout)
+
+
+def _build_cluster_model(target: Path, out: TextIO) -> int:
+    """Distill the static clustering model into ``target``; needs no token and no database."""
+    print(f"building the clustering model in {target} (a minute or two) ...", file=out, flush=True)
+    try:
+        where = build_static_model(target).resolve()
+    except SemanticUnavailableError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"newsbot: cannot write the model to {target}: {exc}", file=sys.stderr)
+        return 2
+    print(f"the clustering model is in {where}; to use it, set:", file=out)
+    print(f"NEWSBOT_CLUSTER_MODEL={where}", file=out)
+    return 0
 
 
 def run_bot(runtime: Runtime) -> int:

@@ -52,6 +52,8 @@ class Settings:
     semantic_threshold: float | None = DEFAULT_SEMANTIC_THRESHOLD
     semantic_topic_threshold: float | None = DEFAULT_SEMANTIC_TOPIC_THRESHOLD
     semantic_neighbour_threshold: float | None = None
+    # A static model built by `newsbot cluster-model build DIR`: clustering by meaning too.
+    cluster_model: Path | None = None
 
     @property
     def bot_base_url(self) -> str:
@@ -71,6 +73,7 @@ class Settings:
         _require_http_url("TELEGRAM_API_URL", api_url)
         llm_base_url = environ.get("LLM_BASE_URL", "").strip() or None
         llm_model = environ.get("LLM_MODEL", "").strip() or None
+        cluster_model = environ.get("NEWSBOT_CLUSTER_MODEL", "").strip()
         if llm_base_url is not None:
             _require_http_url("LLM_BASE_URL", llm_base_url)
             if llm_model is None:
@@ -116,6 +119,7 @@ class Settings:
                 environ.get("NEWSBOT_SEMANTIC_NEIGHBOUR_THRESHOLD", ""),
                 None,
             ),
+            cluster_model=Path(cluster_model) if cluster_model else None,
         )
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_feeds
 from bot.delivery.worker import DeliveryWorker
-from bot.embedding import Embedder, SemanticUnavailableError, load_embedder
+from bot.embedding import Embedder, SemanticUnavailableError, StaticEmbedder, load_embedder
 from bot.feeds.fetch import Fetcher, FetchPolicy
 from bot.llm import ChatClient
 from bot.pipeline import Pipeline
@@ -22,6 +24,8 @@ from bot.stories.enrich import StoryEnricher
 from bot.stories.llm import LlmSummarizer
 from bot.topics.names import LlmTopicNamer
 from bot.topics.semantic import SemanticConfig, SemanticMatcher
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,15 +42,26 @@ class Runtime:
 
     @classmethod
     def start(
-        cls, settings: Settings, *, now: datetime | None = None, embedder: Embedder | None = None
+        cls,
+        settings: Settings,
+        *,
+        now: datetime | None = None,
+        embedder: Embedder | None = None,
+        cluster_embedder: Embedder | None = None,
     ) -> Runtime:
         """Open and upgrade the database, load the feed list and the topic index.
 
         With ``NEWSBOT_SEMANTIC`` on, ``embedder`` (default: the semantic extra's model) finds
-        near misses; a missing extra is a SettingsError that names the fix.
+        near misses; a missing extra is a SettingsError that names the fix. ``cluster_embedder``
+        (default: the static model at ``NEWSBOT_CLUSTER_MODEL``, if set) lets clustering compare
+        stories by meaning.
         """
         feeds = load_feeds(settings.feeds_path)
         semantic = semantic_matcher(settings, embedder) if settings.semantic else None
+        if cluster_embedder is None and settings.cluster_model is not None:
+            cluster_embedder = static_cluster_embedder(settings.cluster_model)
+        if cluster_embedder is not None:
+            logger.info("clustering compares stories by meaning too (%s)", cluster_embedder.name)
         database = Database(settings.database_url)
         database.upgrade()
         fetcher = Fetcher(FetchPolicy(allow_private=settings.allow_private_feeds))
@@ -62,7 +77,14 @@ class Runtime:
             llm = LlmSummarizer(chat) if chat is not None else None
             wait = timedelta(seconds=settings.article_wait_seconds)
             enricher = StoryEnricher(fetcher, llm=llm, hold=wait)
-        pipeline = Pipeline(database, fetcher, topics, enricher=enricher, semantic=semantic)
+        pipeline = Pipeline(
+            database,
+            fetcher,
+            topics,
+            enricher=enricher,
+            semantic=semantic,
+            cluster_embedder=cluster_embedder,
+        )
         pipeline.sync_feeds(feeds, now or datetime.now(UTC))
         # The topic index lives as long as the process and, at a million topics, is millions
         # of objects: a full garbage collection walking them stalls the event loop for seconds
@@ -83,6 +105,16 @@ class Runtime:
             await self.llm.aclose()
         await self.fetcher.aclose()
         self.database.dispose()
+
+
+def static_cluster_embedder(path: Path) -> StaticEmbedder:
+    """The static model NEWSBOT_CLUSTER_MODEL names; SettingsError when it cannot load."""
+    try:
+        return StaticEmbedder(path)
+    except SemanticUnavailableError as exc:
+        raise SettingsError(
+            f"NEWSBOT_CLUSTER_MODEL is set, but {exc} (or unset NEWSBOT_CLUSTER_MODEL)"
+        ) from exc
 
 
 def semantic_matcher(settings: Settings, embedder: Embedder | None = None) -> SemanticMatcher:

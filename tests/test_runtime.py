@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gc
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Settings
+import pytest
+
+from bot.config import Settings, SettingsError
 from bot.runtime import Runtime
 from bot.services import ChatRef
+from tests.fakes.static_model import write_static_model
 
 
 async def test_the_loaded_topic_index_is_kept_out_of_garbage_collection(tmp_path: Path) -> None:
@@ -27,5 +31,40 @@ async def test_the_loaded_topic_index_is_kept_out_of_garbage_collection(tmp_path
         index = runtime.services.topics.index
         assert len(index) == 1
         assert all(obj is not index for obj in gc.get_objects())
+    finally:
+        await runtime.aclose()
+
+
+def _environ(tmp_path: Path, **extra: str) -> dict[str, str]:
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'newsbot.db'}",
+        "NEWSBOT_FEEDS": str(tmp_path / "feeds.yaml"),
+        **extra,
+    }
+
+
+def test_a_cluster_model_that_is_not_there_stops_start_up_naming_the_fix(tmp_path: Path) -> None:
+    env = _environ(tmp_path, NEWSBOT_CLUSTER_MODEL=str(tmp_path / "m2v"))
+    with pytest.raises(SettingsError, match="NEWSBOT_CLUSTER_MODEL") as error:
+        Runtime.start(Settings.from_environ(env))
+    assert "newsbot cluster-model build" in str(error.value)
+    (tmp_path / "m2v").mkdir()  # an empty directory is no model either
+    with pytest.raises(SettingsError, match="newsbot cluster-model build"):
+        Runtime.start(Settings.from_environ(env))
+
+
+async def test_a_cluster_model_is_loaded_and_announced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = write_static_model(tmp_path / "m2v")
+    caplog.set_level(logging.INFO, logger="bot.runtime")
+    runtime = Runtime.start(
+        Settings.from_environ(_environ(tmp_path, NEWSBOT_CLUSTER_MODEL=str(model)))
+    )
+    try:
+        assert "clustering compares stories by meaning too (static model m2v)" in caplog.text
+        embedder = runtime.pipeline.cluster_embedder
+        assert embedder is not None and embedder.name == "static model m2v"
     finally:
         await runtime.aclose()
