@@ -49,3 +49,16 @@ def test_the_cluster_model_setting_is_a_directory_and_blank_means_off() -> None:
     assert Settings.from_environ({"NEWSBOT_CLUSTER_MODEL": "  "}).cluster_model is None
     settings = Settings.from_environ({"NEWSBOT_CLUSTER_MODEL": " /srv/newsbot/m2v "})
     assert settings.cluster_model == Path("/srv/newsbot/m2v")
+
+
+def test_embeddings_agree_with_the_model_encoding_whole_texts(tmp_path: Path) -> None:
+    # newsbot tokenizes word by word, with a cache; the result must be the model's own.
+    from model2vec import StaticModel
+
+    folder = write_static_model(tmp_path / "weather")
+    texts = ["Storm  hits\tcoast", "election results, vote", "rain rain hits coast"]
+    ours = StaticEmbedder(folder).embed(texts)
+    theirs = StaticModel.from_pretrained(str(folder)).encode(texts).tolist()
+    for mine, reference in zip(ours, theirs, strict=True):
+        norm = math.sqrt(sum(x * x for x in reference))
+        assert dot(mine, tuple(x / norm for x in reference)) == pytest.approx(1.0, abs=1e-6)
