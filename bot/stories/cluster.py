@@ -94,6 +94,7 @@ import operator
 import re
 import unicodedata
 from array import array
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -638,14 +639,14 @@ class StoryClusterer:
             return None if names is None else self._cross_language_match(story, cutoff, *names)
         # Partial dot products over the terms rare enough to look up (the common ones weigh
         # little; the verification below counts them exactly).
-        dots: dict[int, float] = {}
+        dots: defaultdict[int, float] = defaultdict(float)
         for term, value in vec.items():
             posting = self._postings.get(term)
             if not posting or len(posting) > MAX_POSTING:
                 continue
             scale = value * value / terms[term]  # weight * idf^2
             for cand_id, weight in posting.items():
-                dots[cand_id] = dots.get(cand_id, 0.0) + scale * weight
+                dots[cand_id] += scale * weight
         best: tuple[float, int] | None = None
         cluster_dots: dict[int, float] = {}
         entries = self._entries
