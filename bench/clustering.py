@@ -2,7 +2,7 @@
 
 Usage: python -m bench.clustering ITEMS_JSON [--labels bench/data/clusters_labelled.json]
        [--thresholds 0.2,0.25,0.3,0.35,0.4] [--speed-items 20000] [--show-errors THRESHOLD]
-       [--semantic 0.7,0.75,0.8] [--static-model DIR [--confirm 0.55,0.6,0.65]]
+       [--static-model DIR | --semantic] [--confirm 0.55,0.6,0.65]
 
 ITEMS_JSON is a list of RSS items (id, title, link, pubDate, description, source). Items are
 fed in publication order, as the pipeline would see them; descriptions are reduced to plain
@@ -10,14 +10,13 @@ text first, as normalization does. Pairs are counted over the labelled items onl
 final clusters (a story that bridges two clusters merges them, which moves earlier stories);
 the "assigned" line under each threshold counts the ids ``assign`` returned instead, as the
 pipeline stores them.
-``--show-errors`` prints, for one threshold, every missed same-event pair and every merged
-different-event pair (sources, languages, hours apart, titles), to study what the clusterer gets
-wrong. Speed is CPU time of this process, so other work on the machine disturbs it less.
-``--semantic`` loads the default sentence embedder (the ``semantic`` extra) and measures the
-clusterer with it at its default thresholds, for each given semantic threshold (near misses),
-then its speed with the first one. ``--static-model`` does the same with a static model built
-by ``newsbot cluster-model build DIR`` (what NEWSBOT_CLUSTER_MODEL runs), for each
-``--confirm`` similarity (weak word matches confirmed by meaning).
+``--show-errors`` prints, for one threshold (and with the embedder, if any), every missed
+same-event pair and every merged different-event pair (sources, languages, hours apart, titles),
+to study what the clusterer gets wrong. Speed is CPU time of this process, so other work on the machine disturbs it less.
+``--static-model DIR`` measures the clusterer with a static model built by ``newsbot
+cluster-model build DIR`` (what NEWSBOT_CLUSTER_MODEL runs), for each ``--confirm`` similarity
+(weak word matches confirmed by meaning), then its speed; ``--semantic`` does the same with the
+full all-MiniLM-L6-v2 of the ``semantic`` extra (slow: use a small ``--speed-items``).
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ from bot.stories.cluster import (
     CONFIRM_BAND,
     CONFIRMED_THRESHOLD,
     DEFAULT_CONFIRM_SIMILARITY,
-    DEFAULT_SEMANTIC_THRESHOLD,
     StoryClusterer,
 )
 
@@ -74,7 +72,6 @@ def run(
     stories: list[tuple[int, Story]],
     threshold: float | None,
     embedder: Embedder | None = None,
-    semantic_threshold: float = DEFAULT_SEMANTIC_THRESHOLD,
     confirm_similarity: float = DEFAULT_CONFIRM_SIMILARITY,
     *,
     as_assigned: bool = False,
@@ -83,10 +80,7 @@ def run(
     may merge the clusters it bridges), or ``as_assigned``, the ids ``assign`` returned.
     ``threshold`` None is the clusterer's default (lower with an embedder)."""
     clusterer = StoryClusterer(
-        threshold=threshold,
-        embedder=embedder,
-        semantic_threshold=semantic_threshold,
-        confirm_similarity=confirm_similarity,
+        threshold=threshold, embedder=embedder, confirm_similarity=confirm_similarity
     )
     now = max(s.published_at for _, s in stories)
     assigned = {sid: clusterer.assign(sid, s, now) for sid, s in stories}
@@ -123,7 +117,6 @@ def speed(
     stories: list[Story],
     n: int,
     embedder: Embedder | None = None,
-    semantic_threshold: float = DEFAULT_SEMANTIC_THRESHOLD,
     cross_language: bool = True,
 ) -> float:
     """Stories per CPU second over ``n`` assignments.
@@ -131,9 +124,7 @@ def speed(
     The day's items are replayed in order; each replay is moved 49 hours later, so the window
     holds one real day (plus the tail of the previous replay) rather than identical copies.
     """
-    clusterer = StoryClusterer(
-        cross_language=cross_language, embedder=embedder, semantic_threshold=semantic_threshold
-    )
+    clusterer = StoryClusterer(cross_language=cross_language, embedder=embedder)
     start = time.process_time()
     for i in range(n):
         s = stories[i % len(stories)]
@@ -194,12 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thresholds", default="0.2,0.25,0.3,0.35,0.4")
     ap.add_argument("--speed-items", type=int, default=20_000)
     ap.add_argument("--show-errors", type=float, metavar="THRESHOLD")
-    ap.add_argument("--semantic", metavar="THRESHOLDS", help="semantic thresholds to measure")
+    ap.add_argument("--semantic", action="store_true", help="measure with all-MiniLM-L6-v2")
     ap.add_argument("--static-model", type=Path, metavar="DIR", help="measure with this model")
     ap.add_argument("--confirm", default=str(DEFAULT_CONFIRM_SIMILARITY), metavar="SIMILARITIES")
-    ap.add_argument(
-        "--show-static-errors", action="store_true", help="show errors with the static model"
-    )
     args = ap.parse_args(argv)
     items = json.loads(args.items_json.read_text(encoding="utf-8"))
     labels = json.loads(args.labels.read_text(encoding="utf-8"))
@@ -237,34 +225,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"speed: {rate:,.0f} stories per CPU second over {args.speed_items} assignments")
     rate = speed([s for _, s in stories], args.speed_items, cross_language=False)
     print(f"speed without the cross-language stage: {rate:,.0f} stories per CPU second")
-    settings = f"threshold {CONFIRMED_THRESHOLD}, confirmation band {CONFIRM_BAND}"
-    if args.semantic:
-        embedder = load_embedder()
-        semantic = [float(x) for x in args.semantic.split(",")]
-        print(f"with {embedder.name} ({settings}, confirm {DEFAULT_CONFIRM_SIMILARITY}):")
-        print(f"{'semantic':>9} {'precision':>9} {'recall':>7} {'same_lang':>9} {'cross_lang':>10}")
-        for t in semantic:
-            pred = run(stories, None, embedder, t)
-            p, r, rs, rc, npred, ngold = pair_scores(pred, gold, labelled, langs)
-            print(f"{t:9.2f} {p:9.3f} {r:7.3f} {rs:9.3f} {rc:10.3f} predicted={npred}")
-        rate = speed([s for _, s in stories], args.speed_items, embedder, semantic[0])
-        print(f"speed with {embedder.name}: {rate:,.0f} stories per CPU second")
+    embedder: Embedder | None = None
     if args.static_model:
-        static = StaticEmbedder(args.static_model)
-        print(f"with {static.name} ({settings}, near misses {DEFAULT_SEMANTIC_THRESHOLD}):")
+        embedder = StaticEmbedder(args.static_model)
+    elif args.semantic:
+        embedder = load_embedder()
+    if embedder is not None:
+        print(
+            f"with {embedder.name} (threshold {CONFIRMED_THRESHOLD}, "
+            f"confirmation band {CONFIRM_BAND}), by confirmation similarity:"
+        )
         print(f"{'confirm':>9} {'precision':>9} {'recall':>7} {'same_lang':>9} {'cross_lang':>10}")
-        confirm = [float(x) for x in args.confirm.split(",")]
-        for c in confirm:
-            pred = run(stories, None, static, confirm_similarity=c)
-            p, r, rs, rc, npred, ngold = pair_scores(pred, gold, labelled, langs)
-            print(f"{c:9.2f} {p:9.3f} {r:7.3f} {rs:9.3f} {rc:10.3f} predicted={npred}")
-            pred = run(stories, None, static, confirm_similarity=c, as_assigned=True)
-            p, r, rs, rc, npred, ngold = pair_scores(pred, gold, labelled, langs)
-            print(f"{'assigned':>9} {p:9.3f} {r:7.3f} {rs:9.3f} {rc:10.3f} predicted={npred}")
-        if args.show_static_errors:
-            show_errors(run(stories, None, static), gold, labelled, dict(stories))
-        rate = speed([s for _, s in stories], args.speed_items, static)
-        print(f"speed with {static.name}: {rate:,.0f} stories per CPU second")
+        for c in (float(x) for x in args.confirm.split(",")):
+            for as_assigned in (False, True):
+                pred = run(stories, None, embedder, c, as_assigned=as_assigned)
+                p, r, rs, rc, npred, _ = pair_scores(pred, gold, labelled, langs)
+                label = "assigned" if as_assigned else f"{c:.2f}"
+                print(f"{label:>9} {p:9.3f} {r:7.3f} {rs:9.3f} {rc:10.3f} predicted={npred}")
+        if args.show_errors is not None:
+            print(f"with {embedder.name}:")
+            show_errors(run(stories, None, embedder), gold, labelled, dict(stories))
+        rate = speed([s for _, s in stories], args.speed_items, embedder)
+        print(f"speed with {embedder.name}: {rate:,.0f} stories per CPU second")
     return 0
 
 

@@ -310,7 +310,7 @@ def test_without_embedder_a_paraphrase_with_few_shared_words_stays_apart() -> No
     assert clusterer.assign(2, BRIDGE_PARAPHRASE, BRIDGE_PARAPHRASE.published_at) == 2
 
 
-def test_embedder_joins_a_near_miss_close_in_meaning() -> None:
+def test_embedder_joins_a_paraphrase_sharing_few_words_close_in_meaning() -> None:
     embedder = MeaningEmbedder([REBUILD])
     clusterer = StoryClusterer(embedder=embedder)
     _background(clusterer, 100)
@@ -318,7 +318,7 @@ def test_embedder_joins_a_near_miss_close_in_meaning() -> None:
     assert clusterer.assign(2, BRIDGE_PARAPHRASE, BRIDGE_PARAPHRASE.published_at) == 1
 
 
-def test_embedder_keeps_a_near_miss_of_another_meaning_apart() -> None:
+def test_embedder_keeps_a_report_sharing_words_but_not_meaning_apart() -> None:
     # With an embedder the word threshold is lower, and the race report shares enough words
     # with the rebuild report to clear it: it still stays apart, as its meaning differs.
     embedder = MeaningEmbedder([REBUILD])
@@ -338,7 +338,7 @@ def test_embedder_lets_a_weak_word_match_join_when_the_meaning_agrees() -> None:
     assert clusterer.assign(3, BRIDGE_RACE, BRIDGE_RACE.published_at) == 1
 
 
-def test_embedder_is_asked_only_about_near_misses() -> None:
+def test_embedder_is_asked_only_about_weak_word_matches() -> None:
     embedder = MeaningEmbedder([REBUILD])
     clusterer = StoryClusterer(embedder=embedder)
     clusterer.assign(1, BRIDGE_A, T0)

@@ -42,9 +42,8 @@ Optionally (an ``Embedder`` given to the clusterer: in the bot, a static model d
 all-MiniLM-L6-v2 by ``newsbot cluster-model build``, see NEWSBOT_CLUSTER_MODEL), stories are
 also compared by meaning. The word threshold drops (CONFIRMED_THRESHOLD), so reports sharing
 fewer words are found, and a word match close to its bar (CONFIRM_BAND) counts only if the two
-are close in meaning too: different events that share words stay apart. A story that still has
-no match may join a near miss: a candidate in its language sharing some rare words whose title
-and lead are close in meaning. Embeddings are made only for these checks, and cached.
+are close in meaning too: different events that share words stay apart. Embeddings are made
+only for these checks, and cached.
 
 Why not MinHash LSH: on these short texts (~20 stems) building one datasketch MinHash cost about
 0.2 ms, capping the clusterer near 1,000 stories/s. The exact index is faster and finds every
@@ -53,7 +52,7 @@ candidate LSH would, except pairs sharing only very common terms (posting lists 
 
 The figures were measured with ``python -m bench.clustering`` on 827 hand-labelled items of one
 day from 15 outlets (bench/data/clusters_labelled.json): see DEFAULT_THRESHOLD,
-CROSS_LANGUAGE_BAR and DEFAULT_SEMANTIC_THRESHOLD. Merging two different events is the worse
+CROSS_LANGUAGE_BAR and CONFIRM_BAND. Merging two different events is the worse
 error, so the defaults favour precision.
 
 Tried and dropped (no gain or worse precision on the bench): extra weight for capitalized words
@@ -212,23 +211,6 @@ NOT_NAMES = frozenset(_NOT_NAMES.split())
 # club's or a town's short skeleton joined), same recall.
 MIN_SKELETON = 4
 
-# Optional semantic stage (an Embedder given to the clusterer): a story that matched nothing by
-# words may join a "near miss" (a candidate in its language sharing some rare words: lexical
-# cosine >= SEMANTIC_MIN_LEXICAL) whose title and lead are close in meaning (embedding cosine
-# >= the semantic threshold, raised by the same time and same-source margins). Embeddings are
-# computed only for near misses, and cached. Measured with all-MiniLM-L6-v2 at threshold 0.25
-# (bench.clustering --semantic), by semantic threshold:
-#   0.50 -> P 0.81, R 0.67 | 0.55 -> P 0.86, R 0.63 | 0.60 -> P 0.965, R 0.63
-#   | 0.65 -> P 0.96, R 0.61 (same language 0.71) | 0.70 -> P 0.96, R 0.60 | 0.80 -> no gain.
-# Precision falls off a cliff below 0.6, hence 0.65. MiniLM reads English only, so it adds no
-# cross-language pair (candidates must share the story's language anyway). It costs one
-# embedding per near miss: about 11 stories per CPU second on the bench machine, against
-# thousands without it. With merges and country names (default lexical stages): at 0.65,
-# P 0.970, R 0.735 (same language 0.770) against P 0.967, R 0.674 without it; about 130 stories
-# per CPU second over the bench's first 300 assignments (--speed-items 300).
-DEFAULT_SEMANTIC_THRESHOLD = 0.65
-SEMANTIC_MIN_LEXICAL = 0.15
-SEMANTIC_MAX_CANDIDATES = 8
 # With an embedder the clusterer also checks word matches by meaning: the lexical threshold drops
 # to CONFIRMED_THRESHOLD, and a match less than CONFIRM_BAND above its bar (a story's, a
 # cluster's) counts only if the story's embedding is within DEFAULT_CONFIRM_SIMILARITY of the
@@ -241,7 +223,12 @@ SEMANTIC_MAX_CANDIDATES = 8
 #   | similarity 0.65 -> P 0.966, R 0.848 | threshold 0.22 -> P 0.974, R 0.841
 #   | threshold 0.18 -> P 0.82 | no confirmation at 0.20 -> P 0.869, R 0.856.
 # Precision holds from 0.957 up across bands 0.05-0.15, similarities 0.60-0.65 and thresholds
-# 0.20-0.22, so the choice is no knife edge.
+# 0.20-0.22, so the choice is no knife edge. The same embedder once admitted "near misses" (a
+# story with no match joining a candidate sharing a few rare words, lexical cosine >= 0.15, if
+# close in meaning): with all-MiniLM-L6-v2 at threshold 0.25 that took recall from 0.674 to 0.735
+# at about 130 stories per second. With confirmation at 0.20 it added no pair with either model
+# (near-miss similarity 0.65 to 1.0 alike; 0.60 -> P 0.76) and cost a fifth of the throughput,
+# so it is gone.
 CONFIRMED_THRESHOLD = 0.20
 CONFIRM_BAND = 0.10
 DEFAULT_CONFIRM_SIMILARITY = 0.60
@@ -459,19 +446,17 @@ class StoryClusterer:
         window: timedelta = timedelta(hours=48),
         cross_language: bool = True,
         embedder: Embedder | None = None,
-        semantic_threshold: float = DEFAULT_SEMANTIC_THRESHOLD,
         confirm_similarity: float = DEFAULT_CONFIRM_SIMILARITY,
     ) -> None:
         """``cross_language=False`` skips the names-and-figures stage, for feeds in one language
         (on the bench it cost 15-40% of the throughput: 3,600-4,300 instead of 5,000-7,000
-        stories per CPU second on a busy machine); ``embedder`` turns the semantic stages on:
-        confirmation of weak word matches, and near misses. ``threshold`` defaults to
+        stories per CPU second on a busy machine); ``embedder`` has weak word matches confirmed
+        by meaning (see CONFIRM_BAND). ``threshold`` defaults to
         DEFAULT_THRESHOLD, or CONFIRMED_THRESHOLD with an embedder."""
         if threshold is None:
             threshold = DEFAULT_THRESHOLD if embedder is None else CONFIRMED_THRESHOLD
         for name, value in (
             ("threshold", threshold),
-            ("semantic_threshold", semantic_threshold),
             ("confirm_similarity", confirm_similarity),
         ):
             if not 0.0 < value <= 1.0:
@@ -480,7 +465,6 @@ class StoryClusterer:
         self.window = window
         self.cross_language = cross_language
         self.embedder = embedder
-        self.semantic_threshold = semantic_threshold
         self.confirm_similarity = confirm_similarity
         # With an embedder: the text each story is embedded from, and the embeddings made (as
         # 32-bit floats: a tuple of Python floats costs 8 times the memory).
@@ -630,9 +614,9 @@ class StoryClusterer:
 
         Without one in the story's language, a story in another language may qualify by names
         and figures (``names``: the story's names and their phrases; None skips that search).
-        ``vec`` is ``terms`` weighted by the current IDF. Then, with an embedder, a near miss
-        close in meaning qualifies. ``rivals`` receives the cluster of every candidate in the
-        story's language that clears its bar.
+        ``vec`` is ``terms`` weighted by the current IDF. With an embedder, a candidate less
+        than CONFIRM_BAND above its bar must be close in meaning too. ``rivals`` receives the
+        cluster of every candidate in the story's language that qualifies.
         """
         norm = math.sqrt(sum(v * v for v in vec.values()))
         if norm == 0.0:
@@ -654,11 +638,7 @@ class StoryClusterer:
         # their cluster's sum, but only from half that floor on (keeps the loop cheap).
         floor = SCREEN_SLACK * self.threshold * norm
         lowest = 0.5 * floor
-        near: list[tuple[float, int]] = []  # (approximate lexical cosine, id) of near misses
         semantic = self.embedder is not None
-        if semantic:
-            lowest = min(lowest, SEMANTIC_MIN_LEXICAL * norm)
-        language = story.language or ""
         for cand_id, dot in dots.items():
             entry = entries[cand_id]
             if dot < lowest * entry.norm:
@@ -667,12 +647,6 @@ class StoryClusterer:
                 self.window
             ):
                 continue
-            if semantic:
-                lexical = dot / (norm * entry.norm)  # approximate: cached norm, rare terms
-                if lexical >= SEMANTIC_MIN_LEXICAL and entry.language == language:
-                    near.append((lexical, cand_id))
-                if dot < 0.5 * floor * entry.norm:
-                    continue
             if entry.source != story.source:
                 cluster_dots[entry.cluster_id] = cluster_dots.get(entry.cluster_id, 0.0) + dot
             if dot < floor * entry.norm:
@@ -712,8 +686,6 @@ class StoryClusterer:
             best_sim, match = sim, cluster_id
         if match is None and names is not None:
             match = self._cross_language_match(story, cutoff, *names)
-        if match is None and near:
-            match = self._semantic_match(story_id, story, near)
         return match
 
     def _embed(self, story_id: int, story: Story, others: Iterable[int]) -> array[float]:
@@ -741,21 +713,6 @@ class StoryClusterer:
         mine = self._embed(story_id, story, candidates)
         bar = self.confirm_similarity
         return any(self._similarity(mine, other) >= bar for other in candidates)
-
-    def _semantic_match(
-        self, story_id: int, story: Story, near: list[tuple[float, int]]
-    ) -> int | None:
-        """The cluster of the near miss closest in meaning, if close enough."""
-        near = heapq.nlargest(SEMANTIC_MAX_CANDIDATES, near)
-        mine = self._embed(story_id, story, [cand_id for _, cand_id in near])
-        best: tuple[float, int] | None = None
-        for _, cand_id in near:
-            entry = self._entries[cand_id]
-            sim = self._similarity(mine, cand_id)
-            bar = self._bar(story, entry) - self.threshold + self.semantic_threshold
-            if sim >= bar and (best is None or (sim, -cand_id) > (best[0], -best[1])):
-                best = (sim, cand_id)
-        return None if best is None else self._entries[best[1]].cluster_id
 
     def _cross_language_match(
         self, story: Story, cutoff: datetime, names: Terms, phrases: dict[str, int]
