@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.static_model import write_static_model
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.harness import Item, RunningBot, bot_env, write_feeds_yaml
 from tests.harness import rss as feed_document
@@ -151,3 +152,53 @@ async def test_a_report_of_both_angles_joins_two_events_and_their_sources(
             (sources,) = await _next_messages(telegram, CHAT, len(alerts) + count)
             for story in reports:
                 assert story.source in sources["text"]
+
+
+STORM = (
+    "Storm hits Northbank coast, ferries cancelled",
+    "Ferries between Northbank and Eastmoor stay in port as the storm hits the coast.",
+)
+# Too few words in common with the storm report for words alone; the same weather.
+HURRICANE = (
+    "Hurricane warning for Northbank",
+    "Heavy rain expected; Eastmoor residents told to stay indoors.",
+)
+# Enough words in common with the storm report for words alone; another event.
+ELECTION = (
+    "Election results: vote count ends in Northbank",
+    "Ballot boxes reached Eastmoor before ferries were cancelled.",
+)
+
+
+async def test_with_a_cluster_model_reports_join_by_meaning_not_by_shared_words(
+    servers: tuple[FeedServer, FakeTelegramServer], tmp_path: Path
+) -> None:
+    feeds, telegram = servers
+    names = {
+        "Harbour Times": "/harbour.xml",
+        "City Wire": "/wire.xml",
+        "Eastmoor Post": "/post.xml",
+    }
+    for path in names.values():
+        feeds.set_feed(path, empty_rss())
+    yaml = write_feeds_yaml(tmp_path / "feeds.yaml", {s: feeds.url(p) for s, p in names.items()})
+    env = bot_env(tmp_path, telegram, yaml)
+    env["NEWSBOT_CLUSTER_MODEL"] = str(write_static_model(tmp_path / "model"))
+    async with RunningBot(telegram, env) as bot:
+        await bot.tick()  # first polls: stored silently
+        await bot.say(CHAT, "/subscribe Northbank")
+        for n, (source, (title, summary)) in enumerate(
+            (("Harbour Times", STORM), ("City Wire", HURRICANE), ("Eastmoor Post", ELECTION))
+        ):
+            feeds.set_feed(
+                names[source], feed_document([Item(f"s-{n}", title, None, summary, published=None)])
+            )
+            await bot.tick()
+            await bot.settle()
+        alerts = telegram.emulator.sent_messages(CHAT)[1:]
+        # The storm and the hurricane warning are one event; the election is another.
+        assert [alert["text"].split("\n", 1)[0] for alert in alerts] == [STORM[0], ELECTION[0]]
+        telegram.emulator.user_presses(CHAT, alerts[0]["message_id"], f"src:{_alert_id(alerts[0])}")
+        (sources,) = await _next_messages(telegram, CHAT, 4)
+        assert "Harbour Times" in sources["text"] and "City Wire" in sources["text"]
+        assert "Eastmoor Post" not in sources["text"]
