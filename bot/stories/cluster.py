@@ -223,12 +223,14 @@ MIN_SKELETON = 4
 #   | similarity 0.65 -> P 0.966, R 0.848 | threshold 0.22 -> P 0.974, R 0.841
 #   | threshold 0.18 -> P 0.82 | no confirmation at 0.20 -> P 0.869, R 0.856.
 # Precision holds from 0.957 up across bands 0.05-0.15, similarities 0.60-0.65 and thresholds
-# 0.20-0.22, so the choice is no knife edge. The same embedder once admitted "near misses" (a
-# story with no match joining a candidate sharing a few rare words, lexical cosine >= 0.15, if
-# close in meaning): with all-MiniLM-L6-v2 at threshold 0.25 that took recall from 0.674 to 0.735
-# at about 130 stories per second. With confirmation at 0.20 it added no pair with either model
-# (near-miss similarity 0.65 to 1.0 alike; 0.60 -> P 0.76) and cost a fifth of the throughput,
-# so it is gone.
+# 0.20-0.22, so the choice is no knife edge. The full all-MiniLM-L6-v2 (--semantic) does worse
+# here: similarity 0.55 -> P 0.942, R 0.856 | 0.60 -> P 0.940, R 0.833, at about 780 stories per
+# CPU second (first 300 assignments) against thousands. The embedder once admitted "near
+# misses" (a story with no match joining a candidate sharing a few rare words, lexical cosine
+# >= 0.15, if close in meaning): with all-MiniLM-L6-v2 at threshold 0.25 that took recall from
+# 0.674 to 0.735 at about 130 stories per second. With confirmation at 0.20 it added no pair with
+# either model (near-miss similarity 0.65 to 1.0 alike; 0.60 -> P 0.76) and cost a fifth of the
+# throughput, so it is gone.
 CONFIRMED_THRESHOLD = 0.20
 CONFIRM_BAND = 0.10
 DEFAULT_CONFIRM_SIMILARITY = 0.60
