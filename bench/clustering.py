@@ -12,7 +12,8 @@ the "assigned" line under each threshold counts the ids ``assign`` returned inst
 pipeline stores them.
 ``--show-errors`` prints, for one threshold (and with the embedder, if any), every missed
 same-event pair and every merged different-event pair (sources, languages, hours apart, titles),
-to study what the clusterer gets wrong. Speed is CPU time of this process, so other work on the machine disturbs it less.
+to study what the clusterer gets wrong. Speed is CPU time of this process, so other work on the
+machine disturbs it less.
 ``--static-model DIR`` measures the clusterer with a static model built by ``newsbot
 cluster-model build DIR`` (what NEWSBOT_CLUSTER_MODEL runs), for each ``--confirm`` similarity
 (weak word matches confirmed by meaning), then its speed; ``--semantic`` does the same with the
