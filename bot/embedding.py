@@ -155,7 +155,8 @@ class StaticEmbedder:
                 norm = float(np.sqrt(row.dot(row)))
                 out.append(tuple((row / norm).tolist()) if norm else (0.0,) * len(row))
             return out
-        rows = np.asarray(self._model.encode(list(texts)), dtype=np.float64)
+        valid = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
+        rows = np.asarray(self._model.encode(valid), dtype=np.float64)
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
         rows = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
         return [tuple(row) for row in rows.tolist()]
@@ -169,7 +170,10 @@ class StaticEmbedder:
         for chunk in text.split():
             found = pieces.get(chunk)
             if found is None:
-                encoded = self._tokenizer.encode(chunk, add_special_tokens=False).ids
+                try:
+                    encoded = self._tokenizer.encode(chunk, add_special_tokens=False).ids
+                except TypeError:  # not valid Unicode (a lone surrogate from a JSON feed)
+                    encoded = []
                 found = tuple(i for i in encoded if i != self._unknown)
                 pieces[chunk] = found
             ids.extend(found)

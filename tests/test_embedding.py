@@ -30,6 +30,14 @@ def test_a_text_of_unknown_words_embeds_to_zeros_and_no_text_to_nothing(tmp_path
     assert embedder.embed([]) == []
 
 
+def test_text_that_is_not_valid_unicode_embeds_by_its_valid_words(tmp_path: Path) -> None:
+    # A JSON feed can carry a lone surrogate ("\\ud800"); it must not stop clustering.
+    embedder = StaticEmbedder(write_static_model(tmp_path / "weather"))
+    (broken,) = embedder.embed(["storm \ud800 hits coast"])
+    (clean,) = embedder.embed(["storm hits coast"])
+    assert dot(broken, clean) == pytest.approx(1.0)
+
+
 def test_a_missing_model_names_the_command_that_builds_one(tmp_path: Path) -> None:
     with pytest.raises(SemanticUnavailableError, match="newsbot cluster-model build") as error:
         StaticEmbedder(tmp_path / "no-such-model")
