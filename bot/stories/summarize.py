@@ -177,8 +177,10 @@ _MEMO_LIMIT = 200_000  # per language; feeds bring new words forever
 
 
 @lru_cache(maxsize=64)
-def _stemmer_for(language: str | None) -> tuple[dict[str, str], Callable[[str], str]]:
-    """A memo and a stemmer for an ISO 639-1 code (English when missing, identity if unknown)."""
+def _stemmer_for(language: str | None) -> tuple[dict[str, str | None], Callable[[str], str]]:
+    """A memo and a stemmer for an ISO 639-1 code (English when missing, identity if unknown).
+
+    The memo maps a word to its stem, or to None for a word ``content_stems`` skips."""
     code = (language or "en").split("-")[0].split("_")[0].lower()
     name = _STEMMER_NAMES.get(code)
     if name is None:
@@ -190,11 +192,19 @@ def content_stems(text: str, language: str | None = None) -> list[str]:
     """Lower-cased, stemmed words of ``text`` without stopwords and one-letter tokens."""
     memo, stem_word = _stemmer_for(language)
     out: list[str] = []
-    for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
-        if len(word) < 2 or word in STOPWORDS or word.isdigit():
-            continue
-        stem = memo.get(word)
+    # ASCII text is already in NFKC form; the check is far cheaper than normalizing.
+    folded = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
+    for word in _WORD.findall(folded):
+        # One memo lookup decides most words (the clusterer calls this for every story);
+        # "" means not seen yet, or an empty stem (computed again, which is harmless).
+        stem = memo.get(word, "")
         if stem is None:
+            continue
+        if not stem:
+            if len(word) < 2 or word in STOPWORDS or word.isdigit():
+                if len(memo) < _MEMO_LIMIT:
+                    memo[word] = None
+                continue
             stem = stem_word(word)
             if len(memo) < _MEMO_LIMIT:
                 memo[word] = stem
