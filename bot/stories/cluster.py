@@ -550,14 +550,17 @@ class StoryClusterer:
         story: Story,
         terms: Terms,
         names: Terms,
-        vec: Terms | None = None,
+        weighted: tuple[Terms, float] | None = None,
     ) -> None:
-        """Index a story under its cluster (``vec``: its weighted terms, if already known)."""
+        """Index a story under its cluster (``weighted``: its weighted terms and their norm, if
+        already known)."""
         if story_id in self._entries:
             return
-        if vec is None:
+        if weighted is None:
             vec = self._weighted(terms)
-        norm = math.sqrt(sum(v * v for v in vec.values()))
+            norm = math.sqrt(sum(v * v for v in vec.values()))
+        else:
+            vec, norm = weighted
         stamp = _micros(story.published_at)
         self._entries[story_id] = _Entry(
             cluster_id,
@@ -661,8 +664,10 @@ class StoryClusterer:
         self,
         story_id: int,
         story: Story,
+        stamp: int,
         terms: Terms,
         vec: Terms,
+        norm: float,
         cutoff: int,
         names: tuple[Terms, dict[str, int]] | None,
         rivals: set[int],
@@ -671,14 +676,16 @@ class StoryClusterer:
 
         Without one in the story's language, a story in another language may qualify by names
         and figures (``names``: the story's names and their phrases; None skips that search).
-        ``vec`` is ``terms`` weighted by the current IDF; ``cutoff`` is in microseconds (see
-        _micros). With an embedder, a candidate less
-        than CONFIRM_BAND above its bar must be close in meaning too. ``rivals`` receives the
-        cluster of every candidate in the story's language that qualifies.
+        ``vec`` is ``terms`` weighted by the current IDF, ``norm`` its length; ``stamp`` (the
+        story's publication) and ``cutoff`` are in microseconds (see _micros). With an
+        embedder, a candidate less than CONFIRM_BAND above its bar must be close in meaning
+        too. ``rivals`` receives the cluster of every candidate in the story's language that
+        qualifies.
         """
-        norm = math.sqrt(sum(v * v for v in vec.values()))
         if norm == 0.0:
-            return None if names is None else self._cross_language_match(story, cutoff, *names)
+            if names is None:
+                return None
+            return self._cross_language_match(story, stamp, cutoff, *names)
         # Partial dot products over the terms rare enough to look up (the common ones weigh
         # little; the verification below counts them exactly).
         # (A plain dict and its get: three times faster than a defaultdict's += here.)
@@ -701,7 +708,6 @@ class StoryClusterer:
         lowest = 0.5 * floor
         semantic = self.embedder is not None
         source = story.source
-        stamp = _micros(story.published_at)
         window = self.window // _MICROSECOND
         # Few candidates pass the first screen (about 3 in 90): a comprehension applies it
         # faster than the loop below would.
@@ -751,7 +757,7 @@ class StoryClusterer:
                 continue
             best_sim, match = sim, cluster_id
         if match is None and names is not None:
-            match = self._cross_language_match(story, cutoff, *names)
+            match = self._cross_language_match(story, stamp, cutoff, *names)
         return match
 
     def _embed(self, story_id: int, story: Story, others: Iterable[int]) -> array[float]:
@@ -781,10 +787,10 @@ class StoryClusterer:
         return any(self._similarity(mine, other) >= bar for other in candidates)
 
     def _cross_language_match(
-        self, story: Story, cutoff: int, names: Terms, phrases: dict[str, int]
+        self, story: Story, stamp: int, cutoff: int, names: Terms, phrases: dict[str, int]
     ) -> int | None:
         """The cluster of the story in another language sharing the most names and figures
-        (``cutoff`` in microseconds, see _micros)."""
+        (``stamp``, the story's publication, and ``cutoff`` in microseconds, see _micros)."""
         shared: dict[int, int] = {}  # candidate -> bit set of the story's phrases it shares
         for language, postings in self._name_postings.items():
             if language == story.language:
@@ -800,7 +806,6 @@ class StoryClusterer:
         entries = self._entries
         vec: Terms = {}
         norm = 0.0
-        stamp = _micros(story.published_at)
         window = self.window // _MICROSECOND
         for cand_id, bits in shared.items():
             if bits.bit_count() < CROSS_LANGUAGE_MIN_SHARED:
@@ -828,26 +833,30 @@ class StoryClusterer:
             return known.cluster_id
         cutoff = _micros(now - self.window)
         self._forget_before(cutoff)
-        if _micros(story.published_at) < cutoff:
+        stamp = _micros(story.published_at)
+        if stamp < cutoff:
             return story_id  # too old to join anything, and too old to keep
         terms = story_terms(story)
         vec = self._weighted(terms)  # the story is not indexed yet: the same IDF for both uses
+        norm = math.sqrt(sum(v * v for v in vec.values()))
         names = _names(story) if story.language and self.cross_language else None
         rivals: set[int] = set()  # clusters with a member the story is similar enough to
         match = (
-            self._best_match(story_id, story, terms, vec, cutoff, names, rivals)
+            self._best_match(story_id, story, stamp, terms, vec, norm, cutoff, names, rivals)
             if terms or names
             else None
         )
         cluster_id = story_id if match is None else match
         if match is not None:
-            self._merge_bridged(story, cutoff, names, match, rivals)
-        self._insert(story_id, cluster_id, story, terms, {} if names is None else names[0], vec)
+            self._merge_bridged(story, stamp, cutoff, names, match, rivals)
+        own_names = {} if names is None else names[0]
+        self._insert(story_id, cluster_id, story, terms, own_names, (vec, norm))
         return cluster_id
 
     def _merge_bridged(
         self,
         story: Story,
+        stamp: int,
         cutoff: int,
         names: tuple[Terms, dict[str, int]] | None,
         match: int,
@@ -864,7 +873,7 @@ class StoryClusterer:
                 if norm and cluster is not None and self._cosine(sums, norm, cluster.sums) >= bar:
                     self._merge(other, match)
         if names is not None and match in self._clusters:
-            foreign = self._cross_language_match(story, cutoff, *names)
+            foreign = self._cross_language_match(story, stamp, cutoff, *names)
             if foreign is not None and foreign != match:
                 self._merge(foreign, match)
 
