@@ -240,15 +240,20 @@ CONFIRMED_THRESHOLD = 0.20
 CONFIRM_BAND = 0.10
 DEFAULT_CONFIRM_SIMILARITY = 0.60
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Patterns here start with one character class (r"\d\d*", not r"\d+"): the regex engine then
+# skips to the next possible start without trying a match at every character (same matches).
+_NUMBER = re.compile(r"\d\d*(?:[.,]\d+)*")
 _NUMBER_SEPARATORS = str.maketrans("", "", ".,")
 # Numbers ("8,336"), and runs of words not starting with a lower-case ASCII letter, possibly
 # joined by hyphens or name particles ("Saint-Éloi", "von der Leyen"): the candidates for
 # names. Capitalization is checked in Python (the pattern only skips most words cheaply).
+# That is r"\d(?:[.,]?\d)*|{_CAPITALIZED}(...)*", written as one leading class (a digit or a
+# capital) and a lookbehind choosing the branch, so the engine skips ahead fast (see _NUMBER).
 _PARTICLES = "de|del|der|den|van|von|di|da|du|dos|le|la|bin|ibn|al"
 _CAPITALIZED = r"[^\W\d_a-z]\w*"
 _NAME_OR_NUMBER = re.compile(
-    rf"\d(?:[.,]?\d)*|{_CAPITALIZED}(?:(?:-|\s+(?:(?:{_PARTICLES})\s+)*){_CAPITALIZED})*"
+    r"[^\W_a-z](?:(?<=\d)(?:[.,]?\d)*"
+    rf"|(?<=[^\W\d_a-z])\w*(?:(?:-|\s+(?:(?:{_PARTICLES})\s+)*){_CAPITALIZED})*)"
 )
 _NAME_KEYS: dict[str, str] = {}
 _PHRASE_KEYS: dict[str, tuple[str, ...]] = {}  # see _phrase_keys
