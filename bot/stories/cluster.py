@@ -492,10 +492,10 @@ class StoryClusterer:
         confirm_similarity: float = DEFAULT_CONFIRM_SIMILARITY,
     ) -> None:
         """``cross_language=False`` skips the names-and-figures stage, for feeds in one language
-        (on the bench it cost 15-40% of the throughput: 3,600-4,300 instead of 5,000-7,000
-        stories per CPU second on a busy machine); ``embedder`` has weak word matches confirmed
-        by meaning (see CONFIRM_BAND). ``threshold`` defaults to
-        DEFAULT_THRESHOLD, or CONFIRMED_THRESHOLD with an embedder."""
+        (on the bench it cost 0-35% of the throughput: 4,300-6,300 instead of 4,300-8,400
+        stories per CPU second, six runs on a noisy host); ``embedder`` has weak word matches
+        confirmed by meaning (see CONFIRM_BAND). ``threshold`` defaults to DEFAULT_THRESHOLD,
+        or CONFIRMED_THRESHOLD with an embedder."""
         if threshold is None:
             threshold = DEFAULT_THRESHOLD if embedder is None else CONFIRMED_THRESHOLD
         for name, value in (
