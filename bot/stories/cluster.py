@@ -627,11 +627,11 @@ class StoryClusterer:
         self._embeddings.pop(story_id, None)
         postings = self._postings
         for term in entry.terms:
-            posting = postings.get(term)
-            if posting is not None:
-                posting.pop(story_id, None)
-                if not posting:
-                    del postings[term]
+            # Every term of an indexed story has a posting holding it (see _insert).
+            holders = postings[term]
+            del holders[story_id]
+            if not holders:
+                del postings[term]
         by_name = self._name_postings.get(entry.language, {})
         for name in entry.names:
             posting = by_name.get(name)

@@ -194,10 +194,11 @@ def content_stems(text: str, language: str | None = None) -> list[str]:
     out: list[str] = []
     # ASCII text is already in NFKC form; the check is far cheaper than normalizing.
     folded = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
+    known = memo.get  # bound once: measured fewer instructions (a bound out.append, more)
     for word in _WORD.findall(folded):
         # One memo lookup decides most words (the clusterer calls this for every story);
         # "" means not seen yet, or an empty stem (computed again, which is harmless).
-        stem = memo.get(word, "")
+        stem = known(word, "")
         if stem is None:
             continue
         if not stem:
