@@ -103,9 +103,9 @@ class Pipeline:
         self.fetcher = fetcher
         self.topics = topics
         # With an embedder, the clusterer also compares stories by meaning (see
-        # bot.stories.cluster): weak word matches must be confirmed, near misses may join.
+        # bot.stories.cluster): weak word matches must be confirmed.
         self.cluster_embedder = cluster_embedder
-        self.clusterer = StoryClusterer(window=CLUSTER_WINDOW, embedder=cluster_embedder)
+        self.clusterer = self._new_clusterer()
         self._clusterer_loaded = False
         self.enricher = enricher
         self.concurrency = concurrency
@@ -127,12 +127,15 @@ class Pipeline:
         with self.database.session() as session:
             Repository(session).make_feeds_due()
 
+    def _new_clusterer(self) -> StoryClusterer:
+        return StoryClusterer(window=CLUSTER_WINDOW, embedder=self.cluster_embedder)
+
     def _load_clusterer(self, now: datetime) -> None:
         if self._clusterer_loaded:
             return
         with self.database.session() as session:
             recent = Repository(session).recent_stories(now - CLUSTER_WINDOW, limit=20000)
-        fresh = StoryClusterer(window=CLUSTER_WINDOW, embedder=self.cluster_embedder)
+        fresh = self._new_clusterer()
         fresh.load((s.id, s.cluster_id, s.story) for s in reversed(recent))
         self.clusterer = fresh
         self._clusterer_loaded = True
