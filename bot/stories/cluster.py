@@ -262,6 +262,8 @@ ALIAS_MARK = "%"  # a country key from a demonym, weighed ALIAS_WEIGHT (see _cou
 _NAME_KEYS_LIMIT = 200_000
 
 Terms = dict[str, float]
+Posting = dict[int, float]  # story id -> the term's weight in that story
+Scan = tuple[Posting, float]  # a posting to score candidates from, and its factor
 # _LOG_COUNTS[n] == math.log(n + 1), the IDF of a term in n stories (see _log_counts).
 _LOG_COUNTS: list[float] = [0.0]
 
@@ -544,6 +546,30 @@ class StoryClusterer:
             out[term] = weight * (log_total - logs[len(posting) if posting else 0])
         return out
 
+    def _weighted_new(self, terms: Terms) -> tuple[Terms, list[Posting | None], list[Scan]]:
+        """``_weighted`` for a story about to be indexed, with what its other steps need from
+        the same lookups: each term's posting (None if no story has it), in the order of
+        ``terms``, for indexing it; and the postings short enough to propose candidates
+        (see MAX_POSTING), each with its weight * idf^2, for scoring them."""
+        postings = self._postings
+        size = len(self._entries)
+        log_total = math.log(size + IDF_PRIOR)
+        logs = _log_counts(size + 1)
+        out: Terms = {}
+        found: list[Posting | None] = []
+        scan: list[Scan] = []
+        for term, weight in terms.items():
+            posting = postings.get(term)
+            found.append(posting)
+            if posting:
+                count = len(posting)
+                value = out[term] = weight * (log_total - logs[count])
+                if count <= MAX_POSTING:
+                    scan.append((posting, value * value / weight))
+            else:
+                out[term] = weight * (log_total - logs[0])
+        return out, found, scan
+
     def _weighted_names(self, names: Terms) -> Terms:
         """``names`` with each weight multiplied by the name's current IDF in the window."""
         by_language = self._name_postings.values()
@@ -568,9 +594,11 @@ class StoryClusterer:
         terms: Terms,
         names: Terms,
         weighted: tuple[Terms, float, int] | None = None,
+        found: list[Posting | None] | None = None,
     ) -> None:
         """Index a story under its cluster (``weighted``: its weighted terms, their norm and its
-        publication in microseconds, if already known)."""
+        publication in microseconds, if already known; ``found``: the posting of each term,
+        looked up since nothing was indexed or dropped, see _weighted_new)."""
         if story_id in self._entries:
             return
         if weighted is None:
@@ -592,8 +620,9 @@ class StoryClusterer:
         if self.embedder is not None and story_id not in self._texts:
             self._texts[story_id] = _embedding_text(story)
         postings = self._postings
-        for term, weight in terms.items():
-            posting = postings.get(term)
+        if found is None:
+            found = [postings.get(term) for term in terms]
+        for (term, weight), posting in zip(terms.items(), found, strict=True):
             if posting is None:
                 postings[term] = {story_id: weight}
             else:
@@ -682,7 +711,7 @@ class StoryClusterer:
         story_id: int,
         story: Story,
         stamp: int,
-        terms: Terms,
+        scan: list[Scan],
         vec: Terms,
         norm: float,
         cutoff: int,
@@ -693,7 +722,8 @@ class StoryClusterer:
 
         Without one in the story's language, a story in another language may qualify by names
         and figures (``names``: the story's names and their phrases; None skips that search).
-        ``vec`` is ``terms`` weighted by the current IDF, ``norm`` its length; ``stamp`` (the
+        ``vec`` is the story's terms weighted by the current IDF, ``norm`` its length, ``scan``
+        the postings to find candidates in (see _weighted_new); ``stamp`` (the
         story's publication) and ``cutoff`` are in microseconds (see _micros). With an
         embedder, a candidate less than CONFIRM_BAND above its bar must be close in meaning
         too. ``rivals`` receives the cluster of every candidate in the story's language that
@@ -708,12 +738,7 @@ class StoryClusterer:
         # (A plain dict, a membership test and +=: about 70% of the candidates seen first
         # here, which need no addition (0.0 + x == x), and no method call for the others.)
         dots: dict[int, float] = {}
-        postings = self._postings
-        for term, value in vec.items():
-            posting = postings.get(term)
-            if not posting or len(posting) > MAX_POSTING:
-                continue
-            scale = value * value / terms[term]  # weight * idf^2
+        for posting, scale in scan:  # scale: weight * idf^2
             for cand_id, weight in posting.items():
                 if cand_id in dots:
                     dots[cand_id] += scale * weight
@@ -859,12 +884,13 @@ class StoryClusterer:
         if stamp < cutoff:
             return story_id  # too old to join anything, and too old to keep
         terms = story_terms(story)
-        vec = self._weighted(terms)  # the story is not indexed yet: the same IDF for both uses
+        # The story is not indexed yet: the same IDF for matching and for indexing it.
+        vec, found, scan = self._weighted_new(terms)
         norm = math.sqrt(_length2(vec))
         names = _names(story) if story.language and self.cross_language else None
         rivals: set[int] = set()  # clusters with a member the story is similar enough to
         match = (
-            self._best_match(story_id, story, stamp, terms, vec, norm, cutoff, names, rivals)
+            self._best_match(story_id, story, stamp, scan, vec, norm, cutoff, names, rivals)
             if terms or names
             else None
         )
@@ -872,7 +898,7 @@ class StoryClusterer:
         if match is not None:
             self._merge_bridged(story, stamp, cutoff, names, match, rivals)
         own_names = {} if names is None else names[0]
-        self._insert(story_id, cluster_id, story, terms, own_names, (vec, norm, stamp))
+        self._insert(story_id, cluster_id, story, terms, own_names, (vec, norm, stamp), found)
         return cluster_id
 
     def _merge_bridged(
