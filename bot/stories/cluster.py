@@ -313,13 +313,14 @@ class _Cluster:
 def story_terms(story: Story) -> Terms:
     """The weighted terms of a story's title and lead: content-word stems and numbers."""
     terms: Terms = {}
+    # A term takes the weight of the heavier part it is in: the lead's first, then the
+    # title's (TITLE_WEIGHT > LEAD_WEIGHT), in the order the words come.
     for text, weight in ((story.summary[:LEAD_CHARS], LEAD_WEIGHT), (story.title, TITLE_WEIGHT)):
-        words = content_stems(text, story.language)
+        for word in content_stems(text, story.language):
+            terms[word] = weight
         # Numbers (ages, tolls, scores) are strong event markers; "8,336" and "8336" agree.
-        words += ["#" + m.translate(_NUMBER_SEPARATORS) for m in _NUMBER.findall(text)]
-        for word in words:
-            if terms.get(word, 0.0) < weight:
-                terms[word] = weight
+        for number in _NUMBER.findall(text):
+            terms["#" + number.translate(_NUMBER_SEPARATORS)] = weight
     return terms
 
 
