@@ -634,3 +634,17 @@ def test_titles_weekdays_and_months_are_no_names() -> None:
     plain = _story("Merz meets Lula", "The talks covered trade, Carlos said.", "X", T0)
     assert story_names(titled) == story_names(plain)
     assert story_names(plain)  # the names themselves are kept
+
+
+def test_names_and_figures_do_not_depend_on_accents_elsewhere_in_the_text() -> None:
+    # Plain ASCII text and text with an accented word are read alike: the same names (runs of
+    # capitalized words, with particles and hyphens), the same figures.
+    title = "Ursula von der Leyen and Jean-Luc Martin agree 8,336 jobs for NATO_2 in Kyiv"
+    summary = "Talks in Paris\x1cRome ended on 3.5 billion; the EU and U.S. agreed."
+    plain = _story(title, summary, "X", T0)
+    accented = _story(title, summary + " The café closed.", "X", T0)
+    assert story_names(plain) == story_names(accented)
+    assert story_names(plain)
+    clusterer = StoryClusterer()
+    assert clusterer.assign(1, plain, T0) == 1
+    assert clusterer.assign(2, accented, T0) == 1
