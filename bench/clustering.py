@@ -2,7 +2,7 @@
 
 Usage: python -m bench.clustering ITEMS_JSON [--labels bench/data/clusters_labelled.json]
        [--thresholds 0.2,0.25,0.3,0.35,0.4] [--speed-items 20000] [--show-errors THRESHOLD]
-       [--static-model DIR | --semantic] [--confirm 0.55,0.6,0.65]
+       [--static-model DIR | --semantic | --words-only] [--confirm 0.55,0.6,0.65]
 
 ITEMS_JSON is a list of RSS items (id, title, link, pubDate, description, source). Items are
 fed in publication order, as the pipeline would see them; descriptions are reduced to plain
@@ -14,10 +14,12 @@ pipeline stores them.
 same-event pair and every merged different-event pair (sources, languages, hours apart, titles),
 to study what the clusterer gets wrong. Speed is CPU time of this process, so other work on the
 machine disturbs it less.
-``--static-model DIR`` measures the clusterer with a static model built by ``newsbot
-cluster-model build DIR`` (what NEWSBOT_CLUSTER_MODEL runs), for each ``--confirm`` similarity
-(weak word matches confirmed by meaning), then its speed; ``--semantic`` does the same with the
-full all-MiniLM-L6-v2 of the ``semantic`` extra (slow: use a small ``--speed-items``).
+The thresholds above measure shared words alone (NEWSBOT_CLUSTER_MODEL=off). Then the clusterer
+as newsbot runs it, with the built-in static model (or ``--static-model DIR``, one built by
+``newsbot cluster-model build DIR``), for each ``--confirm`` similarity (weak word matches
+confirmed by meaning), and its speed; ``--semantic`` does the same with the full
+all-MiniLM-L6-v2 of the ``semantic`` extra (slow: use a small ``--speed-items``);
+``--words-only`` skips this part.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from bot.embedding import Embedder, StaticEmbedder, load_embedder
+from bot.embedding import BUILT_IN_CLUSTER_MODEL, Embedder, StaticEmbedder, load_embedder
 from bot.models import Story
 from bot.stories.cluster import (
     CONFIRM_BAND,
@@ -187,7 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-items", type=int, default=20_000)
     ap.add_argument("--show-errors", type=float, metavar="THRESHOLD")
     ap.add_argument("--semantic", action="store_true", help="measure with all-MiniLM-L6-v2")
-    ap.add_argument("--static-model", type=Path, metavar="DIR", help="measure with this model")
+    ap.add_argument(
+        "--static-model",
+        type=Path,
+        metavar="DIR",
+        default=BUILT_IN_CLUSTER_MODEL,
+        help="measure with this model (default: the built-in one)",
+    )
+    ap.add_argument("--words-only", action="store_true", help="skip the model's measurements")
     ap.add_argument("--confirm", default=str(DEFAULT_CONFIRM_SIMILARITY), metavar="SIMILARITIES")
     args = ap.parse_args(argv)
     items = json.loads(args.items_json.read_text(encoding="utf-8"))
@@ -227,10 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     rate = speed([s for _, s in stories], args.speed_items, cross_language=False)
     print(f"speed without the cross-language stage: {rate:,.0f} stories per CPU second")
     embedder: Embedder | None = None
-    if args.static_model:
-        embedder = StaticEmbedder(args.static_model)
-    elif args.semantic:
+    if args.semantic:
         embedder = load_embedder()
+    elif not args.words_only:
+        embedder = StaticEmbedder(args.static_model)
     if embedder is not None:
         print(
             f"with {embedder.name} (threshold {CONFIRMED_THRESHOLD}, "

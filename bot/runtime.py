@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
@@ -12,7 +13,13 @@ from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_feeds
 from bot.delivery.worker import DeliveryWorker
-from bot.embedding import Embedder, SemanticUnavailableError, StaticEmbedder, load_embedder
+from bot.embedding import (
+    BUILT_IN_CLUSTER_MODEL,
+    Embedder,
+    SemanticUnavailableError,
+    StaticEmbedder,
+    load_embedder,
+)
 from bot.feeds.fetch import Fetcher, FetchPolicy
 from bot.llm import ChatClient
 from bot.pipeline import Pipeline
@@ -53,8 +60,8 @@ class Runtime:
 
         With ``NEWSBOT_SEMANTIC`` on, ``embedder`` (default: the semantic extra's model) finds
         near misses; a missing extra is a SettingsError that names the fix. ``cluster_embedder``
-        (default: the static model at ``NEWSBOT_CLUSTER_MODEL``, if set) lets clustering compare
-        stories by meaning.
+        (default: the static model ``NEWSBOT_CLUSTER_MODEL`` names, the built-in one unless it
+        is off) lets clustering compare stories by meaning.
         """
         feeds = load_feeds(settings.feeds_path)
         semantic = semantic_matcher(settings, embedder) if settings.semantic else None
@@ -107,13 +114,21 @@ class Runtime:
         self.database.dispose()
 
 
+@functools.lru_cache(maxsize=4)
 def static_cluster_embedder(path: Path) -> StaticEmbedder:
-    """The static model NEWSBOT_CLUSTER_MODEL names; SettingsError when it cannot load."""
+    """The static model clustering uses (NEWSBOT_CLUSTER_MODEL, by default the built-in one),
+    read once per process; SettingsError when it cannot load."""
     try:
         return StaticEmbedder(path)
     except SemanticUnavailableError as exc:
+        which = (
+            "the built-in clustering model"
+            if path == BUILT_IN_CLUSTER_MODEL
+            else (f"NEWSBOT_CLUSTER_MODEL={path}")
+        )
         raise SettingsError(
-            f"NEWSBOT_CLUSTER_MODEL is set, but {exc} (or unset NEWSBOT_CLUSTER_MODEL)"
+            f"{which} cannot be used: {exc}. Set NEWSBOT_CLUSTER_MODEL=off to cluster by "
+            "shared words alone."
         ) from exc
 
 

@@ -68,3 +68,23 @@ async def test_a_cluster_model_is_loaded_and_announced(
         assert embedder is not None and embedder.name == "static model m2v"
     finally:
         await runtime.aclose()
+
+
+async def test_the_built_in_cluster_model_is_used_unless_turned_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.runtime")
+    runtime = Runtime.start(Settings.from_environ(_environ(tmp_path)))
+    try:
+        assert "by meaning too (built-in static model)" in caplog.text
+        embedder = runtime.pipeline.cluster_embedder
+        assert embedder is not None and embedder.name == "built-in static model"
+    finally:
+        await runtime.aclose()
+    caplog.clear()
+    runtime = Runtime.start(Settings.from_environ(_environ(tmp_path, NEWSBOT_CLUSTER_MODEL="off")))
+    try:
+        assert runtime.pipeline.cluster_embedder is None
+        assert "by meaning" not in caplog.text
+    finally:
+        await runtime.aclose()
