@@ -114,7 +114,8 @@ def _build_cluster_model(target: Path, out: TextIO) -> int:
     except OSError as exc:
         print(f"newsbot: cannot write the model to {target}: {exc}", file=sys.stderr)
         return 2
-    print(f"the clustering model is in {where}; to use it, set:", file=out)
+    print(f"the clustering model is in {where}. newsbot ships one built the same way and", file=out)
+    print("uses it unless told otherwise; to use this one instead, set:", file=out)
     print(f"NEWSBOT_CLUSTER_MODEL={where}", file=out)
     return 0
 
