@@ -538,6 +538,7 @@ class StoryClusterer:
         self._texts: dict[int, str] = {}
         self._embeddings: dict[int, array[float]] = {}
         self._entries: dict[int, _Entry] = {}
+        self._norms: dict[int, float] = {}  # story id -> its _Entry.norm
         self._postings: dict[str, dict[int, float]] = {}  # term -> story id -> weight
         self._clusters: dict[int, _Cluster] = {}
         self._by_time: list[tuple[int, int]] = []  # heap of (_micros, id): oldest story first
@@ -630,6 +631,7 @@ class StoryClusterer:
             names,
             story.language or "",
         )
+        self._norms[story_id] = norm
         heapq.heappush(self._by_time, (stamp, story_id))
         if self.embedder is not None and story_id not in self._texts:
             self._texts[story_id] = _embedding_text(story)
@@ -668,6 +670,7 @@ class StoryClusterer:
         """Drop a story from the index and from its cluster's sums."""
         self._texts.pop(story_id, None)
         self._embeddings.pop(story_id, None)
+        del self._norms[story_id]
         postings = self._postings
         for term in entry.terms:
             # Every term of an indexed story has a posting holding it (see _insert).
@@ -770,12 +773,13 @@ class StoryClusterer:
         window = self.window // _MICROSECOND
         # Few candidates pass the first screen (about 3 in 90): a comprehension applies it
         # faster than the loop below would.
+        # (Norms from a dict of their own: no entry to fetch for the many that fail.)
+        norms = self._norms
         screened = [
-            (cand_id, dot, entry)
-            for cand_id, dot in dots.items()
-            if not dot < lowest * (entry := entries[cand_id]).norm
+            (cand_id, dot) for cand_id, dot in dots.items() if not dot < lowest * norms[cand_id]
         ]
-        for cand_id, dot, entry in screened:
+        for cand_id, dot in screened:
+            entry = entries[cand_id]
             if entry.stamp < cutoff or abs(entry.stamp - stamp) > window:
                 continue
             if entry.source != source:
