@@ -678,12 +678,13 @@ class StoryClusterer:
             del holders[story_id]
             if not holders:
                 del postings[term]
-        by_name = self._name_postings.get(entry.language, {})
-        for name in entry.names:
-            posting = by_name.get(name)
-            if posting is not None:
-                posting.pop(story_id, None)
-                if not posting:
+        if entry.names:
+            # Likewise every name of an indexed story, under the story's language.
+            by_name = self._name_postings[entry.language]
+            for name in entry.names:
+                holders = by_name[name]
+                del holders[story_id]
+                if not holders:
                     del by_name[name]
         cluster = self._clusters.get(entry.cluster_id)
         if cluster is None:
