@@ -120,7 +120,9 @@ class StaticEmbedder:
             from safetensors.numpy import load_file
             from tokenizers import Tokenizer
         except ImportError as exc:  # installed with newsbot; a broken environment says so
-            raise SemanticUnavailableError(f"reading a static model needs {exc.name}") from exc
+            raise SemanticUnavailableError(
+                f"reading a static model needs {exc.name or exc}"
+            ) from exc
         try:
             tensors = load_file(str(path / "model.safetensors"))
             tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))

@@ -121,11 +121,8 @@ def static_cluster_embedder(path: Path) -> StaticEmbedder:
     try:
         return StaticEmbedder(path)
     except SemanticUnavailableError as exc:
-        which = (
-            "the built-in clustering model"
-            if path == BUILT_IN_CLUSTER_MODEL
-            else (f"NEWSBOT_CLUSTER_MODEL={path}")
-        )
+        built_in = path == BUILT_IN_CLUSTER_MODEL
+        which = "the built-in clustering model" if built_in else f"NEWSBOT_CLUSTER_MODEL={path}"
         raise SettingsError(
             f"{which} cannot be used: {exc}. Set NEWSBOT_CLUSTER_MODEL=off to cluster by "
             "shared words alone."

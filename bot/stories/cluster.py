@@ -150,6 +150,8 @@ MERGE_MARGIN = 0.05
 LEAD_CHARS = 300
 TITLE_WEIGHT = 2.0  # headlines name the event; leads add context and house boilerplate
 LEAD_WEIGHT = 1.0
+# story_terms gives a word in both the title and the lead the title's weight by writing it last.
+assert TITLE_WEIGHT > LEAD_WEIGHT
 # Pseudo-count of stories assumed to lack every term: keeps IDF meaningful while the window is
 # still nearly empty (after a restart), and negligible once it holds a few thousand stories.
 IDF_PRIOR = 100
