@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.embedding import Vector
 from bot.models import Story
 from bot.stories.cluster import StoryClusterer, story_names
@@ -292,6 +294,15 @@ class MeaningEmbedder:
             values[group] = 1.0
             out.append(tuple(values))
         return out
+
+
+class FailingEmbedder:
+    """An embedder that fails on every text, as a broken model would."""
+
+    name = "failing"
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        raise RuntimeError("the model cannot read this")
 
 
 REBUILD = ("rebuilt", "replaced", "rebuild")
@@ -648,3 +659,18 @@ def test_names_and_figures_do_not_depend_on_accents_elsewhere_in_the_text() -> N
     clusterer = StoryClusterer()
     assert clusterer.assign(1, plain, T0) == 1
     assert clusterer.assign(2, accented, T0) == 1
+
+
+def test_an_embedder_that_fails_leaves_the_story_to_its_words(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The paraphrase needs meaning to join and the race report would need it to: neither
+    # joins, nothing raises, and the failure is logged. A near copy still joins by words.
+    clusterer = StoryClusterer(embedder=FailingEmbedder())
+    _background(clusterer, 100)
+    clusterer.assign(1, BRIDGE_A, T0)
+    assert clusterer.assign(2, BRIDGE_PARAPHRASE, BRIDGE_PARAPHRASE.published_at) == 2
+    assert clusterer.assign(3, BRIDGE_RACE, BRIDGE_RACE.published_at) == 3
+    assert "embedding failed" in caplog.text
+    copy = _story(BRIDGE_A.title, BRIDGE_A.summary, "Other Wire", T0 + timedelta(hours=1))
+    assert clusterer.assign(4, copy, copy.published_at) == 1

@@ -88,6 +88,7 @@ keyed as "Corea", a name of both Koreas, and "Sudán del Sur" as "Sudán"): no c
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import operator
 import re
@@ -102,6 +103,8 @@ from bot.embedding import Embedder
 from bot.models import Story
 from bot.stories.countries import alias_names, country_names
 from bot.stories.summarize import STOPWORDS, content_stems
+
+logger = logging.getLogger(__name__)
 
 # Measured with bench.clustering (pairwise over 827 labelled items, 132 same-event pairs, 45 of
 # them across languages), without an embedder:
@@ -847,8 +850,15 @@ class StoryClusterer:
         return math.fsum(map(operator.mul, mine, self._embeddings[other]))
 
     def _confirmed(self, story_id: int, story: Story, candidates: list[int]) -> bool:
-        """Whether the story is close in meaning to one of ``candidates`` (see CONFIRM_BAND)."""
-        mine = self._embed(story_id, story, candidates)
+        """Whether the story is close in meaning to one of ``candidates`` (see CONFIRM_BAND).
+
+        An embedder that fails confirms nothing: the story is clustered by its words alone
+        (strong matches still join), and the feed's other stories are not held up."""
+        try:
+            mine = self._embed(story_id, story, candidates)
+        except Exception:  # meaning is a refinement; one odd text must not fail the tick
+            logger.exception("embedding failed story_key=%s", story.key)
+            return False
         bar = self.confirm_similarity
         return any(self._similarity(mine, other) >= bar for other in candidates)
 
