@@ -536,6 +536,10 @@ class StoryClusterer:
         self.threshold = threshold
         self.window = window
         self.cross_language = cross_language
+        if cross_language:
+            # The country names table, built once per process (about 0.2 s): at start-up
+            # rather than inside the first tick that meets a name.
+            _country_table()
         self.embedder = embedder
         self.confirm_similarity = confirm_similarity
         # With an embedder: the text each story is embedded from, and the embeddings made (as
