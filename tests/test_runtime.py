@@ -54,37 +54,31 @@ def test_a_cluster_model_that_is_not_there_stops_start_up_naming_the_fix(tmp_pat
         Runtime.start(Settings.from_environ(env))
 
 
-async def test_a_cluster_model_is_loaded_and_announced(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("setting", "announced"),
+    [
+        (None, "built-in static model"),  # the default
+        ("a model built by the user", "static model m2v"),
+        ("off", None),  # shared words alone
+    ],
+)
+async def test_clustering_uses_the_model_the_setting_names(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, setting: str | None, announced: str | None
 ) -> None:
-    model = write_static_model(tmp_path / "m2v")
+    extra: dict[str, str] = {}
+    if setting == "off":
+        extra["NEWSBOT_CLUSTER_MODEL"] = "off"
+    elif setting is not None:
+        extra["NEWSBOT_CLUSTER_MODEL"] = str(write_static_model(tmp_path / "m2v"))
     caplog.set_level(logging.INFO, logger="bot.runtime")
-    runtime = Runtime.start(
-        Settings.from_environ(_environ(tmp_path, NEWSBOT_CLUSTER_MODEL=str(model)))
-    )
+    runtime = Runtime.start(Settings.from_environ(_environ(tmp_path, **extra)))
     try:
-        assert "clustering compares stories by meaning too (static model m2v)" in caplog.text
         embedder = runtime.pipeline.cluster_embedder
-        assert embedder is not None and embedder.name == "static model m2v"
-    finally:
-        await runtime.aclose()
-
-
-async def test_the_built_in_cluster_model_is_used_unless_turned_off(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="bot.runtime")
-    runtime = Runtime.start(Settings.from_environ(_environ(tmp_path)))
-    try:
-        assert "by meaning too (built-in static model)" in caplog.text
-        embedder = runtime.pipeline.cluster_embedder
-        assert embedder is not None and embedder.name == "built-in static model"
-    finally:
-        await runtime.aclose()
-    caplog.clear()
-    runtime = Runtime.start(Settings.from_environ(_environ(tmp_path, NEWSBOT_CLUSTER_MODEL="off")))
-    try:
-        assert runtime.pipeline.cluster_embedder is None
-        assert "by meaning" not in caplog.text
+        if announced is None:
+            assert embedder is None
+            assert "by meaning" not in caplog.text
+        else:
+            assert embedder is not None and embedder.name == announced
+            assert f"clustering compares stories by meaning too ({announced})" in caplog.text
     finally:
         await runtime.aclose()
