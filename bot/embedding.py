@@ -173,7 +173,9 @@ class StaticEmbedder:
             if not ids:
                 out.append((0.0,) * vectors.shape[1])
                 continue
-            row = np.add.reduce(vectors.take(ids, axis=0), axis=0).astype(np.float64)
+            # An index array first: take() converts a list of Python ints far more slowly.
+            rows = vectors.take(np.asarray(ids, dtype=np.intp), axis=0)
+            row = np.add.reduce(rows, axis=0).astype(np.float64)
             norm = float(np.sqrt(row.dot(row)))
             out.append(tuple((row / norm).tolist()) if norm else (0.0,) * len(row))
         return out
