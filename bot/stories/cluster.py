@@ -38,9 +38,9 @@ to one report of each, but the events' clusters are not similar to each other), 
 of the best match in other languages, if it clears the cross-language bar. ``assign`` returns
 the cluster the story joins; ``cluster_of`` tells where an earlier story is now.
 
-Optionally (an ``Embedder`` given to the clusterer: in the bot, a static model distilled from
-all-MiniLM-L6-v2 by ``newsbot cluster-model build``, see NEWSBOT_CLUSTER_MODEL), stories are
-also compared by meaning. The word threshold drops (CONFIRMED_THRESHOLD), so reports sharing
+Optionally (an ``Embedder`` given to the clusterer: in the bot, by default, the built-in static
+model distilled from all-MiniLM-L6-v2, see NEWSBOT_CLUSTER_MODEL), stories are also compared by
+meaning. The word threshold drops (CONFIRMED_THRESHOLD), so reports sharing
 fewer words are found, and a word match close to its bar (CONFIRM_BAND) counts only if the two
 are close in meaning too: different events that share words stay apart. Embeddings are made
 only for these checks, and cached.
@@ -305,7 +305,6 @@ class _Entry:
     terms: Terms
     source: str
     stamp: int  # publication time, see _micros
-    norm: float  # IDF-weighted length when inserted, for screening only
     names: Terms  # names and numbers, for matching stories in other languages
     language: str
 
@@ -547,7 +546,9 @@ class StoryClusterer:
         self._texts: dict[int, str] = {}
         self._embeddings: dict[int, array[float]] = {}
         self._entries: dict[int, _Entry] = {}
-        self._norms: dict[int, float] = {}  # story id -> its _Entry.norm
+        # story id -> its IDF-weighted length when inserted, for screening only (apart from
+        # _entries: the first screen reads it for many candidates that fail)
+        self._norms: dict[int, float] = {}
         self._postings: dict[str, dict[int, float]] = {}  # term -> story id -> weight
         self._clusters: dict[int, _Cluster] = {}
         self._by_time: list[tuple[int, int]] = []  # heap of (_micros, id): oldest story first
@@ -636,7 +637,6 @@ class StoryClusterer:
             terms,
             story.source,
             stamp,
-            norm,
             names,
             story.language or "",
         )
@@ -783,21 +783,22 @@ class StoryClusterer:
         window = self.window // _MICROSECOND
         # Few candidates pass the first screen (about 3 in 90): a comprehension applies it
         # faster than the loop below would.
-        # (Norms from a dict of their own: no entry to fetch for the many that fail.)
         norms = self._norms
         screened = [
-            (cand_id, dot) for cand_id, dot in dots.items() if not dot < lowest * norms[cand_id]
+            (cand_id, dot, cand_norm)
+            for cand_id, dot in dots.items()
+            if not dot < lowest * (cand_norm := norms[cand_id])
         ]
-        for cand_id, dot in screened:
+        for cand_id, dot, cand_norm in screened:
             entry = entries[cand_id]
             if entry.stamp < cutoff or abs(entry.stamp - stamp) > window:
                 continue
             if entry.source != source:
                 cluster_dots[entry.cluster_id] = cluster_dots.get(entry.cluster_id, 0.0) + dot
-            if dot < floor * entry.norm:
+            if dot < floor * cand_norm:
                 continue
             bar = self._bar(source, stamp, entry)
-            if dot < SCREEN_SLACK * bar * norm * entry.norm:
+            if dot < SCREEN_SLACK * bar * norm * cand_norm:
                 continue
             sim = self._cosine(vec, norm, entry.terms)
             if sim < bar or (
