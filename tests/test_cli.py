@@ -125,7 +125,9 @@ def test_building_the_cluster_model_without_the_extra_names_the_fix(
     # Neither a bot token nor a database is read: these would stop any other command.
     env = {"TELEGRAM_BOT_TOKEN": "not-a-token", "DATABASE_URL": "nosuchdb://"}
     assert main(["cluster-model", "build", str(tmp_path / "m2v")], env) == 2
-    error = capsys.readouterr().err
+    printed = capsys.readouterr()
+    error = printed.err
     assert 'building the clustering model needs the extra: pip install "newsbot[semantic]"' in error
+    assert "building the clustering model in" not in printed.out  # nothing is being built
     assert "configuration error" not in error
     assert not (tmp_path / "m2v").exists()
